@@ -1,0 +1,4 @@
+//! Integration tests: the adapter binary against a real Prometheus and the Kubernetes API double.
+
+#[path = "../support/mod.rs"]
+mod support;
