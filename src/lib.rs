@@ -6,4 +6,6 @@
 //! `quantity`) does no I/O.
 
 pub mod promql;
+pub mod resources;
+pub mod rules;
 pub mod selector;

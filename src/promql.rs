@@ -22,6 +22,25 @@ pub fn quote(value: &str) -> String {
 /// [`quote`], appending to `out`.
 pub fn quote_into(out: &mut String, value: &str) {
     out.push('"');
+    escape_into(out, value);
+    out.push('"');
+}
+
+/// The values as the inside of a quoted `=~` regex: each value regex-escaped, joined by `|`, then
+/// escaped as [`quote`] escapes (without the surrounding quotes). This is what
+/// `.LabelValuesByName` holds, documented upstream as "pre-joined by `|` for use with `=~`", so
+/// `pod=~"<<index .LabelValuesByName "pod">>"` matches exactly the requested objects.
+pub fn quoted_regex_body<I, S>(values: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut out = String::new();
+    escape_into(&mut out, &regex_alternation(values));
+    out
+}
+
+fn escape_into(out: &mut String, value: &str) {
     for c in value.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -45,7 +64,6 @@ pub fn quote_into(out: &mut String, value: &str) {
             }
         }
     }
-    out.push('"');
 }
 
 /// Go's `strconv.IsPrint`: letters, marks, numbers, punctuation, symbols and the ASCII space.

@@ -52,6 +52,18 @@ fn alternations_escape_regex_metacharacters() {
 }
 
 #[test]
+fn regex_bodies_for_label_values_by_name() {
+    assert_eq!(quoted_regex_body(["p1", "p2"]), "p1|p2");
+    assert_eq!(
+        quoted_regex_body(["ip-10-0-0-1.ec2.internal"]),
+        r"ip-10-0-0-1\\.ec2\\.internal"
+    );
+    assert_eq!(quoted_regex_body([r#"a"b"#]), r#"a\"b"#);
+    let query = format!("x{{pod=~\"{}\"}}", quoted_regex_body(["a.b", "c|d"]));
+    assert_eq!(parsed_matcher_value(&query, "pod"), r"a\.b|c\|d");
+}
+
+#[test]
 fn name_matchers() {
     let one = LabelMatcher::any_of("pod", &["p1"]);
     assert_eq!(one.to_string(), r#"pod="p1""#);
