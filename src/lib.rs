@@ -5,6 +5,7 @@
 //! binary; `main.rs` only parses the command line. The pure core (`rules`, `selector`, `promql`,
 //! `quantity`) does no I/O.
 
+pub mod cli;
 pub mod promql;
 pub mod resources;
 pub mod rules;

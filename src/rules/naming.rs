@@ -129,6 +129,9 @@ impl MetricNamer {
 
     /// The name pattern for `check`: `"${1}_per_second" from ^(.*)_total`.
     pub fn describe(&self) -> String {
+        if !self.explicit && self.as_template == "$0" {
+            return "the series name".to_string();
+        }
         match self.constant_name() {
             Some(name) => name.to_string(),
             None => format!(

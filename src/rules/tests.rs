@@ -1,4 +1,7 @@
 use super::*;
+use crate::resources::{GroupResource, ResourceCatalog};
+use crate::rules::query::ObjectRequest;
+use crate::selector::Selector;
 
 fn reference(name: &str) -> String {
     format!("{}/../shared/reference/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -239,4 +242,215 @@ fn prometheus_durations() {
     ] {
         assert!(parse_duration(bad).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn go_duration_strings() {
+    let cases = [
+        (Duration::ZERO, "0s"),
+        (Duration::from_nanos(1500), "1.5µs"),
+        (Duration::from_nanos(999), "999ns"),
+        (Duration::from_millis(500), "500ms"),
+        (Duration::from_secs(30), "30s"),
+        (Duration::from_millis(20_022), "20.022s"),
+        (Duration::from_secs(60), "1m0s"),
+        (Duration::from_secs(300), "5m0s"),
+        (Duration::from_secs(3600), "1h0m0s"),
+        (Duration::from_millis(5_400_500), "1h30m0.5s"),
+    ];
+    for (d, s) in cases {
+        assert_eq!(format_go_duration(d), s);
+    }
+}
+
+/// Render `rules[index]` of a reference file for a request, as the provider will.
+fn render_reference(
+    file: &str,
+    index: usize,
+    series: &str,
+    resource: &str,
+    namespace: Option<&str>,
+    names: &[&str],
+    selector: &str,
+) -> String {
+    let rules = load_ref(file).unwrap();
+    let catalog = ResourceCatalog::well_known();
+    let info = catalog.resolve(&GroupResource::parse(resource)).unwrap();
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let selector = Selector::parse(selector).unwrap();
+    let q = rules.custom[index]
+        .object_query(
+            &catalog,
+            &ObjectRequest {
+                series,
+                resource: info,
+                namespace,
+                names: &names,
+                metric_selector: &selector,
+                extra_group_by: &[],
+            },
+        )
+        .unwrap();
+    crate::promql::validate(&q.query).unwrap();
+    q.query
+}
+
+/// adapter-behavior.md §1.7 and §3.7: the examples whose text we must reproduce byte for byte.
+#[test]
+fn same_text_as_upstream() {
+    assert_eq!(
+        render_reference(
+            "upstream-config-walkthrough.yaml",
+            0,
+            "http_requests_total",
+            "pods",
+            Some("default"),
+            &["p1", "p2"],
+            ""
+        ),
+        r#"sum(rate(http_requests_total{kubernetes_namespace="default",kubernetes_pod_name=~"p1|p2"}[2m])) by (kubernetes_pod_name)"#
+    );
+    assert_eq!(
+        render_reference(
+            "upstream-config-walkthrough.yaml",
+            0,
+            "http_requests_total",
+            "pods",
+            Some("default"),
+            &[r#"we"ird\name"#],
+            "method=GET"
+        ),
+        r#"sum(rate(http_requests_total{method="GET",kubernetes_namespace="default",kubernetes_pod_name="we\"ird\\name"}[2m])) by (kubernetes_pod_name)"#
+    );
+    assert_eq!(
+        render_reference(
+            "upstream-config-walkthrough.yaml",
+            0,
+            "http_requests_total",
+            "namespaces",
+            None,
+            &["default"],
+            ""
+        ),
+        r#"sum(rate(http_requests_total{kubernetes_namespace="default"}[2m])) by (kubernetes_namespace)"#
+    );
+    assert_eq!(
+        render_reference(
+            "helm-chart-default-rules.yaml",
+            0,
+            "container_cpu_usage_seconds_total",
+            "pods",
+            Some("monitoring"),
+            &["a", "b"],
+            ""
+        ),
+        r#"sum(rate(container_cpu_usage_seconds_total{namespace="monitoring",pod=~"a|b",container!="POD"}[5m])) by (pod)"#
+    );
+    assert_eq!(
+        render_reference(
+            "helm-chart-default-rules.yaml",
+            3,
+            "kube_deployment_status_replicas",
+            "deployments.apps",
+            Some("default"),
+            &["web"],
+            ""
+        ),
+        r#"sum(kube_deployment_status_replicas{namespace="default",deployment="web"}) by (deployment)"#
+    );
+    assert_eq!(
+        render_reference(
+            "upstream-walkthrough.yaml",
+            0,
+            "http_requests_total",
+            "pods",
+            Some("default"),
+            &["sample-app-1", "sample-app-2"],
+            "code in (200,500),!debug"
+        ),
+        "sum by (pod) (\n  irate (\n    http_requests_total{code=~\"200|500\",debug=\"\",namespace=\"default\",pod=~\"sample-app-1|sample-app-2\"}[1m]\n  )\n)\n"
+    );
+
+    let ext = load_ref("upstream-externalmetrics.yaml").unwrap();
+    let catalog = ResourceCatalog::well_known();
+    let sel = Selector::parse("name=q1").unwrap();
+    assert_eq!(
+        ext.external[0]
+            .external_query(&catalog, "queue_depth", "default", &sel)
+            .unwrap(),
+        r#"sum(queue_depth{name="q1",namespace="default"}) by (name)"#
+    );
+    assert_eq!(
+        ext.external[1]
+            .external_query(&catalog, "queue_depth", "default", &Selector::everything())
+            .unwrap(),
+        "sum(queue_depth{}) by (name)"
+    );
+
+    let deploy = load_ref("upstream-deploy-config.yaml").unwrap();
+    let res = deploy.resource.unwrap();
+    let pods = catalog.resolve(&GroupResource::parse("pods")).unwrap();
+    let q = res
+        .cpu
+        .pods_query(&catalog, pods, "default", &["a".into(), "b".into()])
+        .unwrap();
+    assert_eq!(
+        q.query,
+        "sum by (pod,container) (\n  irate (\n      container_cpu_usage_seconds_total{namespace=\"default\",pod=~\"a|b\",container!=\"\",pod!=\"\"}[4m]\n  )\n)\n"
+    );
+    let nodes = catalog.resolve(&GroupResource::parse("nodes")).unwrap();
+    let q = res
+        .memory
+        .nodes_query(&catalog, nodes, &["n1".into()])
+        .unwrap();
+    assert_eq!(
+        q.query,
+        "sum by (node) (\n  node_memory_working_set_bytes{node=\"n1\"}\n)\n"
+    );
+}
+
+/// docs/compatibility.md: where we deliberately differ from upstream's text.
+#[test]
+fn deliberate_differences_from_upstream() {
+    let catalog = ResourceCatalog::well_known();
+    let deploy = load_ref("upstream-deploy-config.yaml").unwrap();
+    let res = deploy.resource.unwrap();
+    let nodes = catalog.resolve(&GroupResource::parse("nodes")).unwrap();
+    // Dots in node names are escaped in alternations (upstream: node=~"ip-10-0-0-1.ec2.internal|n2").
+    let q = res
+        .cpu
+        .nodes_query(
+            &catalog,
+            nodes,
+            &["ip-10-0-0-1.ec2.internal".into(), "n2".into()],
+        )
+        .unwrap();
+    assert!(
+        q.query
+            .contains(r#"node=~"ip-10-0-0-1\\.ec2\\.internal|n2""#),
+        "{}",
+        q.query
+    );
+    // Set values of a metric selector too (upstream: version=~"1.0|2.0").
+    let q = render_reference(
+        "upstream-config-walkthrough.yaml",
+        0,
+        "http_requests_total",
+        "pods",
+        Some("default"),
+        &["p"],
+        "version in (1.0,2.0)",
+    );
+    assert!(q.contains(r#"version=~"1\\.0|2\\.0""#), "{q}");
+    // `!=` is supported (upstream answers 500 after querying).
+    let q = render_reference(
+        "upstream-config-walkthrough.yaml",
+        0,
+        "http_requests_total",
+        "pods",
+        Some("default"),
+        &["p"],
+        "method!=GET",
+    );
+    assert!(q.contains(r#"{method!="GET","#), "{q}");
 }

@@ -1,0 +1,59 @@
+//! Micro benchmarks of the pure core: rendering a query, parsing a selector.
+//! Run with `cargo bench --bench core`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use metrics_adapter::resources::{GroupResource, ResourceCatalog};
+use metrics_adapter::rules::{self, query::ObjectRequest};
+use metrics_adapter::selector::Selector;
+
+const RULES: &str = r#"rules:
+- seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
+  resources:
+    overrides:
+      namespace: {resource: namespace}
+      pod: {resource: pod}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+"#;
+
+fn render_star_query(c: &mut Criterion) {
+    let rules = rules::parse(RULES, "bench.yaml").expect("bench rules load");
+    let catalog = ResourceCatalog::well_known();
+    let pods = catalog
+        .resolve(&GroupResource::parse("pods"))
+        .expect("pods is well known")
+        .clone();
+    let names: Vec<String> = (0..1000)
+        .map(|i| format!("lightning-asr-7d9c5b8f6-{i:05}"))
+        .collect();
+    let selector = Selector::parse("").expect("empty selector");
+    c.bench_function("render * query for 1000 pods", |b| {
+        b.iter(|| {
+            let request = ObjectRequest {
+                series: "asr_active_requests",
+                resource: &pods,
+                namespace: Some("speech"),
+                names: black_box(&names),
+                metric_selector: &selector,
+                extra_group_by: &[],
+            };
+            rules.custom[0].object_query(&catalog, &request)
+        })
+    });
+}
+
+fn parse_selector(c: &mut Criterion) {
+    let text = "app=lightning-asr,tier!=batch,env in (prod,staging),region notin (eu-west-1,us-east-2),\
+                example.com/team=speech,canary,!legacy,version==v2,zone in (a,b,c),shard!=7";
+    assert_eq!(
+        Selector::parse(text).map(|s| s.requirements().len()).ok(),
+        Some(10)
+    );
+    c.bench_function("parse 10-requirement selector", |b| {
+        b.iter(|| Selector::parse(black_box(text)))
+    });
+}
+
+criterion_group!(benches, render_star_query, parse_selector);
+criterion_main!(benches);

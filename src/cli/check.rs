@@ -1,0 +1,560 @@
+//! `metrics-adapter check`: validate a rules file offline and describe what each rule does, or,
+//! with `--render`, show the exact PromQL the adapter would send for a given series and request.
+//!
+//! Output is meant for CI logs and code review: stable order (file order), one fact per line,
+//! nothing that depends on the clock or the machine.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::resources::{GroupResource, ResourceCatalog, ResourceInfo};
+use crate::rules::naming::ResourceMapping;
+use crate::rules::query::ObjectRequest;
+use crate::rules::{self, ResourceQueries, Rule, Rules};
+use crate::selector::Selector;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// Flags of `check`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// The rules file (prometheus-adapter's `--config` format).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: PathBuf,
+    /// Dry run: print the metric name and PromQL each rule would produce for --series.
+    #[arg(long, requires_all = ["series", "resource"])]
+    pub render: bool,
+    /// A series name as Prometheus lists it (with --render).
+    #[arg(long, value_name = "NAME", requires = "render")]
+    pub series: Option<String>,
+    /// The series' label names, comma-separated (with --render; default: any label the rule needs).
+    #[arg(long, value_name = "L1,L2", value_delimiter = ',', requires = "render")]
+    pub series_labels: Option<Vec<String>>,
+    /// The resource asked about: `pods`, `deployments.apps`, `namespaces`, … or `external`.
+    #[arg(long, value_name = "RES", requires = "render")]
+    pub resource: Option<String>,
+    /// The request's namespace.
+    #[arg(long, value_name = "NS", requires = "render")]
+    pub namespace: Option<String>,
+    /// An object name (repeatable; several names render the `*` form).
+    #[arg(long = "name", value_name = "OBJ", requires = "render")]
+    pub names: Vec<String>,
+    /// The metric label selector (`metricLabelSelector`, or `labelSelector` for external metrics).
+    #[arg(long, value_name = "SEL", default_value = "", requires = "render")]
+    pub selector: String,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
+
+/// What `check` prints and its exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// For stdout.
+    pub stdout: String,
+    /// For stderr.
+    pub stderr: String,
+    /// Whether to exit 0.
+    pub success: bool,
+}
+
+/// Run `check`.
+pub fn run(args: &CheckArgs) -> Report {
+    let file = args.config.display().to_string();
+    let rules = match rules::load(&args.config) {
+        Ok(r) => r,
+        Err(e) => {
+            let n = e.errors.len();
+            let noun = if n == 1 { "error" } else { "errors" };
+            return Report {
+                stdout: String::new(),
+                stderr: format!("{e}\n{file}: refused, {n} {noun}\n"),
+                success: false,
+            };
+        }
+    };
+    let mut stderr = String::new();
+    for w in &rules.warnings {
+        let _ = writeln!(stderr, "warning: {file}:{w}");
+    }
+    if args.render {
+        let mut report = render(args, &rules);
+        report.stderr.insert_str(0, &stderr);
+        return report;
+    }
+    let stdout = match args.output {
+        OutputFormat::Text => describe_text(&file, &rules),
+        OutputFormat::Json => describe_json(&file, &rules),
+    };
+    Report {
+        stdout,
+        stderr,
+        success: true,
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Offline catalog: the well-known resources, plus a guess for every override naming a resource
+/// that is not built in (a CRD), so that `--resource models.mlops.seldon.io` works without a
+/// cluster when a rule maps it.
+fn offline_catalog(rules: &Rules, extra: Option<(&GroupResource, bool)>) -> ResourceCatalog {
+    let mut catalog = ResourceCatalog::well_known();
+    let mut guess = |gr: &GroupResource, plural: Option<&str>, namespaced: bool| {
+        if catalog.resolve(gr).is_some() {
+            return;
+        }
+        let (plural, singular) = match plural {
+            Some(p) => (p.to_string(), singular_of(p)),
+            None if gr.resource.ends_with('s') => (gr.resource.clone(), singular_of(&gr.resource)),
+            None => (format!("{}s", gr.resource), gr.resource.clone()),
+        };
+        let mut kind = singular.clone();
+        if let Some(first) = kind.get_mut(..1) {
+            first.make_ascii_uppercase();
+        }
+        catalog.insert(ResourceInfo {
+            group: gr.group.clone(),
+            version: "v1".into(),
+            plural,
+            singular,
+            kind,
+            namespaced,
+        });
+    };
+    if let Some((gr, namespaced)) = extra {
+        guess(gr, Some(&gr.resource), namespaced);
+    }
+    let mappings = rules
+        .custom
+        .iter()
+        .chain(&rules.external)
+        .map(|r| &r.resources);
+    for mapping in mappings {
+        for (_, gr) in mapping.overrides() {
+            guess(gr, None, true);
+        }
+    }
+    catalog
+}
+
+/// A plural's singular, by English rules good enough for resource names.
+fn singular_of(plural: &str) -> String {
+    for (suffix, replacement) in [("ies", "y"), ("sses", "ss"), ("xes", "x"), ("ches", "ch")] {
+        if let Some(stem) = plural.strip_suffix(suffix) {
+            return format!("{stem}{replacement}");
+        }
+    }
+    plural.strip_suffix('s').unwrap_or(plural).to_string()
+}
+
+fn indent_block(out: &mut String, label: &str, text: &str) {
+    let mut lines = text.trim_end_matches('\n').lines();
+    let first = format!("  {label:<13} {}", lines.next().unwrap_or(""));
+    let _ = writeln!(out, "{}", first.trim_end());
+    for line in lines {
+        let _ = writeln!(out, "  {:<13} {line}", "");
+    }
+}
+
+fn describe_mapping(mapping: &ResourceMapping, catalog: &ResourceCatalog) -> String {
+    let mut parts = Vec::new();
+    for (label, gr) in mapping.overrides() {
+        match catalog.resolve(gr) {
+            Some(info) => parts.push(format!("{label} -> {}", info.group_resource())),
+            None => parts.push(format!(
+                "{label} -> {gr} (not a built-in resource: the cluster must serve it)"
+            )),
+        }
+    }
+    if let Some(t) = mapping.template() {
+        let examples: Vec<String> = ["pods", "namespaces", "deployments.apps"]
+            .iter()
+            .filter_map(|r| catalog.resolve(&GroupResource::parse(r)))
+            .filter_map(|info| {
+                mapping
+                    .label_for(info, catalog)
+                    .ok()
+                    .map(|l| format!("{} -> {l}", info.group_resource()))
+            })
+            .collect();
+        parts.push(format!(
+            "template {:?}: any resource, e.g. {}",
+            t.source(),
+            examples.join(", ")
+        ));
+    }
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join("; ")
+    }
+}
+
+fn describe_rule(out: &mut String, rule: &Rule, catalog: &ResourceCatalog, external: bool) {
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "{}[{}] (line {})",
+        rule.at.section.key(),
+        rule.at.index,
+        rule.line
+    );
+    indent_block(out, "seriesQuery:", &rule.series_query);
+    for f in rule.namer.filters() {
+        indent_block(out, "filter:", &f.describe());
+    }
+    indent_block(out, "metrics:", &rule.namer.describe());
+    if external {
+        let ns = if !rule.namespaced {
+            "not matched (namespaced: false)".to_string()
+        } else {
+            match rule.resources.label_for(&namespace_info(catalog), catalog) {
+                Ok(label) => format!("matched on label {label}"),
+                Err(_) => "no namespace label: namespaced requests fail".to_string(),
+            }
+        };
+        indent_block(out, "namespace:", &ns);
+    } else {
+        indent_block(
+            out,
+            "resources:",
+            &describe_mapping(&rule.resources, catalog),
+        );
+    }
+    match &rule.metrics_query {
+        Some(t) => indent_block(out, "metricsQuery:", t.source()),
+        None => indent_block(out, "metricsQuery:", "(none)"),
+    }
+}
+
+fn namespace_info(catalog: &ResourceCatalog) -> ResourceInfo {
+    catalog
+        .resolve(&GroupResource::new("", "namespaces"))
+        .cloned()
+        .unwrap_or_else(|| ResourceInfo {
+            group: String::new(),
+            version: "v1".into(),
+            plural: "namespaces".into(),
+            singular: "namespace".into(),
+            kind: "Namespace".into(),
+            namespaced: false,
+        })
+}
+
+fn describe_resource_queries(
+    out: &mut String,
+    name: &str,
+    q: &ResourceQueries,
+    catalog: &ResourceCatalog,
+) {
+    indent_block(out, &format!("{name}:"), "");
+    indent_block(out, "  container:", q.container_query.source());
+    indent_block(out, "  node:", q.node_query.source());
+    indent_block(
+        out,
+        "  resources:",
+        &describe_mapping(&q.resources, catalog),
+    );
+    indent_block(
+        out,
+        "  containers:",
+        &format!("label {}", q.container_label),
+    );
+}
+
+fn describe_text(file: &str, rules: &Rules) -> String {
+    let catalog = offline_catalog(rules, None);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{file}: ok: {}, {}, {}",
+        plural(rules.custom.len(), "custom rule", "custom rules"),
+        plural(rules.external.len(), "external rule", "external rules"),
+        if rules.resource.is_some() {
+            "resource rules"
+        } else {
+            "no resource rules"
+        }
+    );
+    for r in &rules.custom {
+        describe_rule(&mut out, r, &catalog, false);
+    }
+    for r in &rules.external {
+        describe_rule(&mut out, r, &catalog, true);
+    }
+    if let Some(res) = &rules.resource {
+        let _ = writeln!(out, "\nresourceRules");
+        indent_block(&mut out, "window:", &rules::format_go_duration(res.window));
+        describe_resource_queries(&mut out, "cpu", &res.cpu, &catalog);
+        describe_resource_queries(&mut out, "memory", &res.memory, &catalog);
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct JsonRule<'a> {
+    section: &'static str,
+    index: usize,
+    line: usize,
+    #[serde(rename = "seriesQuery")]
+    series_query: &'a str,
+    metrics: String,
+    resources: String,
+    #[serde(rename = "metricsQuery")]
+    metrics_query: Option<&'a str>,
+}
+
+fn describe_json(file: &str, rules: &Rules) -> String {
+    let catalog = offline_catalog(rules, None);
+    let list: Vec<JsonRule<'_>> = rules
+        .custom
+        .iter()
+        .chain(&rules.external)
+        .map(|r| JsonRule {
+            section: r.at.section.key(),
+            index: r.at.index,
+            line: r.line,
+            series_query: &r.series_query,
+            metrics: r.namer.describe(),
+            resources: describe_mapping(&r.resources, &catalog),
+            metrics_query: r.metrics_query.as_ref().map(|t| t.source()),
+        })
+        .collect();
+    let warnings: Vec<String> = rules
+        .warnings
+        .iter()
+        .map(|w| format!("{file}:{w}"))
+        .collect();
+    let doc = serde_json::json!({
+        "file": file,
+        "rules": list,
+        "resourceRules": rules.resource.is_some(),
+        "warnings": warnings,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+/// One rendered query of `--render`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Rendered {
+    /// Index of the rule in its list.
+    pub rule: usize,
+    /// The API metric name.
+    pub metric: String,
+    /// The PromQL.
+    pub query: String,
+}
+
+fn failure(message: String) -> Report {
+    Report {
+        stdout: String::new(),
+        stderr: message + "\n",
+        success: false,
+    }
+}
+
+fn render(args: &CheckArgs, rules: &Rules) -> Report {
+    let series = args.series.as_deref().unwrap_or_default();
+    let resource_arg = args.resource.as_deref().unwrap_or_default();
+    let selector = match Selector::parse(&args.selector) {
+        Ok(s) => s,
+        Err(e) => return failure(format!("--selector: {e}")),
+    };
+    let (rendered, errors) = if resource_arg == "external" {
+        render_external(args, rules, series, &selector)
+    } else {
+        render_custom(args, rules, series, resource_arg, &selector)
+    };
+    let mut stderr = String::new();
+    for e in &errors {
+        let _ = writeln!(stderr, "{e}");
+    }
+    if rendered.is_empty() && errors.is_empty() {
+        let _ = writeln!(
+            stderr,
+            "no rule serves series {series:?} for {resource_arg}"
+        );
+    }
+    let stdout = match args.output {
+        OutputFormat::Json => serde_json::to_string_pretty(&rendered).unwrap_or_default() + "\n",
+        OutputFormat::Text => {
+            let mut out = String::new();
+            for r in &rendered {
+                let section = if resource_arg == "external" {
+                    "externalRules"
+                } else {
+                    "rules"
+                };
+                let _ = writeln!(out, "{section}[{}]: {} ({resource_arg})", r.rule, r.metric);
+                let _ = writeln!(out, "  {}", r.query.trim_end().replace('\n', "\n  "));
+            }
+            out
+        }
+    };
+    Report {
+        stdout,
+        success: errors.is_empty() && !rendered.is_empty(),
+        stderr,
+    }
+}
+
+/// Whether a rule's `seriesQuery` could return this series (its name and, when given, which
+/// labels it has). Label values are unknown offline, so only emptiness is checked; a query that
+/// does not parse as a plain selector is assumed to admit everything.
+fn series_query_admits(series_query: &str, series: &str, labels: Option<&[String]>) -> bool {
+    let Ok(promql_parser::parser::Expr::VectorSelector(vs)) =
+        promql_parser::parser::parse(series_query.trim())
+    else {
+        return true;
+    };
+    if !vs.matchers.or_matchers.is_empty() {
+        return true;
+    }
+    if vs.name.as_deref().is_some_and(|n| n != series) {
+        return false;
+    }
+    vs.matchers.matchers.iter().all(|m| {
+        if m.name == "__name__" {
+            return m.is_match(series);
+        }
+        match labels {
+            Some(labels) if !labels.contains(&m.name) => m.is_match(""),
+            Some(_) if m.value.is_empty() => !matches!(m.op, promql_parser::label::MatchOp::Equal),
+            _ => true,
+        }
+    })
+}
+
+fn render_external(
+    args: &CheckArgs,
+    rules: &Rules,
+    series: &str,
+    selector: &Selector,
+) -> (Vec<Rendered>, Vec<String>) {
+    let catalog = offline_catalog(rules, None);
+    let mut rendered = Vec::new();
+    let mut errors = Vec::new();
+    let labels = args.series_labels.as_deref();
+    for rule in &rules.external {
+        if !series_query_admits(&rule.series_query, series, labels) {
+            continue;
+        }
+        let Some(metric) = rule.namer.metric_name(series) else {
+            continue;
+        };
+        let namespace = match (&args.namespace, rule.namespaced) {
+            (Some(ns), _) => ns.as_str(),
+            (None, false) => "",
+            (None, true) => {
+                errors.push(format!(
+                    "externalRules[{}]: {metric}: --namespace is required (external metric requests always name a namespace)",
+                    rule.at.index
+                ));
+                continue;
+            }
+        };
+        match rule.external_query(&catalog, series, namespace, selector) {
+            Ok(query) => rendered.push(Rendered {
+                rule: rule.at.index,
+                metric,
+                query,
+            }),
+            Err(e) => errors.push(format!(
+                "externalRules[{}]: {metric}: cannot build the query: {e}",
+                rule.at.index
+            )),
+        }
+    }
+    (rendered, errors)
+}
+
+fn render_custom(
+    args: &CheckArgs,
+    rules: &Rules,
+    series: &str,
+    resource_arg: &str,
+    selector: &Selector,
+) -> (Vec<Rendered>, Vec<String>) {
+    let requested = GroupResource::parse(resource_arg);
+    let catalog = offline_catalog(rules, Some((&requested, args.namespace.is_some())));
+    let Some(resource) = catalog.resolve(&requested).cloned() else {
+        return (
+            Vec::new(),
+            vec![format!("--resource {resource_arg}: unknown resource")],
+        );
+    };
+    if args.names.is_empty() {
+        return (
+            Vec::new(),
+            vec!["--name is required: the object(s) the request is about".to_string()],
+        );
+    }
+    if resource.namespaced && args.namespace.is_none() {
+        return (
+            Vec::new(),
+            vec![format!(
+                "--namespace is required: {} are namespaced",
+                resource.group_resource()
+            )],
+        );
+    }
+    let mut rendered = Vec::new();
+    let mut errors = Vec::new();
+    for rule in &rules.custom {
+        if !series_query_admits(&rule.series_query, series, args.series_labels.as_deref()) {
+            continue;
+        }
+        let Some(metric) = rule.namer.metric_name(series) else {
+            continue;
+        };
+        let index = rule.resources.label_index(&catalog);
+        let serves = match &args.series_labels {
+            Some(labels) => labels.iter().any(|l| {
+                index
+                    .resource_for(l)
+                    .is_some_and(|i| i.group_resource() == resource.group_resource())
+            }),
+            None => rule.resources.label_for(&resource, &catalog).is_ok(),
+        };
+        if !serves {
+            continue;
+        }
+        let request = ObjectRequest {
+            series,
+            resource: &resource,
+            namespace: args.namespace.as_deref(),
+            names: &args.names,
+            metric_selector: selector,
+            extra_group_by: &[],
+        };
+        match rule.object_query(&catalog, &request) {
+            Ok(q) => rendered.push(Rendered {
+                rule: rule.at.index,
+                metric,
+                query: q.query,
+            }),
+            Err(e) => errors.push(format!(
+                "rules[{}]: {metric}: cannot build the query: {e}",
+                rule.at.index
+            )),
+        }
+    }
+    (rendered, errors)
+}
+
+#[cfg(test)]
+mod tests;
