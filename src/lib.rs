@@ -6,7 +6,10 @@
 //! `quantity`) does no I/O.
 
 pub mod cli;
+pub mod kube;
+pub mod prometheus;
 pub mod promql;
+pub mod registry;
 pub mod resources;
 pub mod rules;
 pub mod selector;

@@ -1,0 +1,346 @@
+//! The HTTP side of the Prometheus client.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+
+use super::Error;
+use super::response::{self, QueryResult, SeriesInfo};
+
+/// The HTTP verb for API calls (`--prometheus-verb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Verb {
+    /// Parameters in the query string.
+    Get,
+    /// Parameters in a form body (the default: no URI length limit).
+    #[default]
+    Post,
+}
+
+/// How to reach Prometheus.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Base URL; a path (`/prometheus`) is kept and the API paths appended to it.
+    pub url: reqwest::Url,
+    /// GET or POST.
+    pub verb: Verb,
+    /// Extra headers (`--prometheus-header k=v`).
+    pub headers: Vec<(String, String)>,
+    /// Bearer token file, re-read when it changes (`--prometheus-token-file`).
+    pub token_file: Option<PathBuf>,
+    /// CA bundle to verify Prometheus' certificate (`--prometheus-ca-file`).
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key for mTLS.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Per-request timeout, also sent to Prometheus as `timeout`.
+    pub timeout: Duration,
+    /// Largest response body accepted.
+    pub max_response_bytes: usize,
+}
+
+/// A configuration that cannot work; the message names the flag to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file could not be read.
+    #[error("{flag}: unable to read {path}: {source}")]
+    Read {
+        /// The flag naming the file.
+        flag: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file's content is not usable.
+    #[error("{flag}: {message}")]
+    Invalid {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+type SharedQuery = Shared<BoxFuture<'static, Result<Arc<QueryResult>, Arc<Error>>>>;
+
+/// A Prometheus API client. Cheap to clone.
+#[derive(Clone)]
+pub struct PrometheusClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+    query_url: reqwest::Url,
+    series_url: reqwest::Url,
+    token: Mutex<Option<CachedToken>>,
+    in_flight: Mutex<HashMap<String, SharedQuery>>,
+}
+
+struct CachedToken {
+    value: HeaderValue,
+    read_at: Instant,
+}
+
+/// A token file is re-read at most this often, so a rotated token is used within a minute.
+const TOKEN_REFRESH: Duration = Duration::from_secs(60);
+
+fn read_file(flag: &'static str, path: &PathBuf) -> Result<Vec<u8>, ConfigError> {
+    std::fs::read(path).map_err(|source| ConfigError::Read {
+        flag,
+        path: path.clone(),
+        source,
+    })
+}
+
+fn api_url(base: &reqwest::Url, path: &str) -> reqwest::Url {
+    let mut url = base.clone();
+    let joined = format!("{}/{path}", base.path().trim_end_matches('/'));
+    url.set_path(&joined);
+    url.set_query(None);
+    url
+}
+
+/// Unix seconds with at most three decimals, trailing zeros trimmed, as prometheus-adapter sends.
+pub(crate) fn format_time(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let millis = d.subsec_millis();
+    if millis == 0 {
+        return d.as_secs().to_string();
+    }
+    let frac = format!("{millis:03}");
+    format!("{}.{}", d.as_secs(), frac.trim_end_matches('0'))
+}
+
+impl PrometheusClient {
+    /// Build a client; fails with a message naming the flag when a file or value is unusable.
+    pub fn new(config: ClientConfig) -> Result<PrometheusClient, ConfigError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .tls_backend_rustls();
+        let mut headers = HeaderMap::new();
+        for (k, v) in &config.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| ConfigError::Invalid {
+                flag: "--prometheus-header",
+                message: format!("{k:?} is not a header name: {e}"),
+            })?;
+            let value = HeaderValue::from_str(v).map_err(|e| ConfigError::Invalid {
+                flag: "--prometheus-header",
+                message: format!("the value of {k} is not a header value: {e}"),
+            })?;
+            headers.append(name, value);
+        }
+        builder = builder.default_headers(headers);
+        if let Some(ca) = &config.ca_file {
+            let pem = read_file("--prometheus-ca-file", ca)?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ConfigError::Invalid {
+                    flag: "--prometheus-ca-file",
+                    message: format!("{}: {e}", ca.display()),
+                })?;
+            if certs.is_empty() {
+                return Err(ConfigError::Invalid {
+                    flag: "--prometheus-ca-file",
+                    message: format!("no certs found in {}", ca.display()),
+                });
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some((cert, key)) = &config.client_cert {
+            let mut pem = read_file("--prometheus-client-tls-cert-file", cert)?;
+            pem.extend(read_file("--prometheus-client-tls-key-file", key)?);
+            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| ConfigError::Invalid {
+                flag: "--prometheus-client-tls-cert-file",
+                message: format!("failed to read TLS key pair: {e}"),
+            })?;
+            builder = builder.identity(identity);
+        }
+        let http = builder.build().map_err(|e| ConfigError::Invalid {
+            flag: "--prometheus-url",
+            message: e.to_string(),
+        })?;
+        let client = PrometheusClient {
+            inner: Arc::new(Inner {
+                http,
+                query_url: api_url(&config.url, "api/v1/query"),
+                series_url: api_url(&config.url, "api/v1/series"),
+                config,
+                token: Mutex::new(None),
+                in_flight: Mutex::new(HashMap::new()),
+            }),
+        };
+        // Fail at startup, not on the first request, when the token file is unreadable.
+        client.token()?;
+        Ok(client)
+    }
+
+    /// The base URL.
+    pub fn url(&self) -> &reqwest::Url {
+        &self.inner.config.url
+    }
+
+    fn token(&self) -> Result<Option<HeaderValue>, ConfigError> {
+        let Some(path) = &self.inner.config.token_file else {
+            return Ok(None);
+        };
+        let mut cached = self.inner.token.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = cached.as_ref()
+            && t.read_at.elapsed() < TOKEN_REFRESH
+        {
+            return Ok(Some(t.value.clone()));
+        }
+        let raw = read_file("--prometheus-token-file", path)?;
+        let text = String::from_utf8_lossy(&raw);
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", text.trim_end_matches(['\n', '\r'])))
+                .map_err(|e| ConfigError::Invalid {
+                    flag: "--prometheus-token-file",
+                    message: format!("the token is not a header value: {e}"),
+                })?;
+        value.set_sensitive(true);
+        *cached = Some(CachedToken {
+            value: value.clone(),
+            read_at: Instant::now(),
+        });
+        Ok(Some(value))
+    }
+
+    async fn call(&self, url: &reqwest::Url, params: &[(&str, &str)]) -> Result<Vec<u8>, Error> {
+        let inner = &self.inner;
+        let mut request = match inner.config.verb {
+            Verb::Get => inner.http.get(url.clone()).query(params),
+            Verb::Post => inner.http.post(url.clone()).form(params),
+        };
+        match self.token() {
+            Ok(Some(token)) => request = request.header(AUTHORIZATION, token),
+            Ok(None) => {}
+            Err(e) => {
+                // A token file that became unreadable: keep going without it, Prometheus will
+                // answer 401 and the log says why.
+                tracing::warn!(error = %e, "prometheus token unavailable");
+            }
+        }
+        tracing::trace!(%url, ?params, "prometheus request");
+        let transport = |source: reqwest::Error| {
+            if source.is_timeout() {
+                Error::Timeout {
+                    url: url.to_string(),
+                    timeout: inner.config.timeout,
+                }
+            } else {
+                Error::Transport {
+                    url: url.to_string(),
+                    source,
+                }
+            }
+        };
+        let mut response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) && !matches!(status, 400 | 422 | 503) {
+            return Err(Error::Status(status));
+        }
+        let limit = inner.config.max_response_bytes;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > limit {
+                return Err(Error::TooLarge(limit));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    /// An instant query at the current time. Concurrent calls with the same query share one
+    /// request to Prometheus and its result.
+    pub async fn query(&self, query: &str) -> Result<Arc<QueryResult>, Arc<Error>> {
+        let shared = {
+            let mut in_flight = self
+                .inner
+                .in_flight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(existing) = in_flight.get(query) {
+                existing.clone()
+            } else {
+                let this = self.clone();
+                let key = query.to_string();
+                let fut: BoxFuture<'static, Result<Arc<QueryResult>, Arc<Error>>> = async move {
+                    let result = this.query_now(&key).await.map(Arc::new).map_err(Arc::new);
+                    this.inner
+                        .in_flight
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
+                    result
+                }
+                .boxed();
+                let shared = fut.shared();
+                in_flight.insert(query.to_string(), shared.clone());
+                shared
+            }
+        };
+        shared.await
+    }
+
+    async fn query_now(&self, query: &str) -> Result<QueryResult, Error> {
+        let time = format_time(SystemTime::now());
+        let timeout = format!("{}ms", self.inner.config.timeout.as_millis());
+        let body = self
+            .call(
+                &self.inner.query_url,
+                &[("query", query), ("time", &time), ("timeout", &timeout)],
+            )
+            .await?;
+        response::decode_query(&body)
+    }
+
+    /// The distinct (name, label names) of the series matching `matcher` since `start`.
+    pub async fn series(&self, matcher: &str, start: SystemTime) -> Result<Vec<SeriesInfo>, Error> {
+        let start = format_time(start);
+        let body = self
+            .call(
+                &self.inner.series_url,
+                &[("match[]", matcher), ("start", &start)],
+            )
+            .await?;
+        response::decode_series(&body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_trimmed_unix_seconds() {
+        let t = |ms: u64| format_time(UNIX_EPOCH + Duration::from_millis(ms));
+        assert_eq!(t(1_700_000_000_000), "1700000000");
+        assert_eq!(t(1_700_000_000_123), "1700000000.123");
+        assert_eq!(t(1_700_000_000_100), "1700000000.1");
+        assert_eq!(t(1_700_000_000_120), "1700000000.12");
+    }
+
+    #[test]
+    fn api_paths_keep_the_base_path_and_drop_its_query() {
+        let base = reqwest::Url::parse("http://prom:9090/sub/path/?x=1").unwrap();
+        assert_eq!(
+            api_url(&base, "api/v1/series").as_str(),
+            "http://prom:9090/sub/path/api/v1/series"
+        );
+        let bare = reqwest::Url::parse("http://prom:9090").unwrap();
+        assert_eq!(
+            api_url(&bare, "api/v1/query").as_str(),
+            "http://prom:9090/api/v1/query"
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! Which metrics exist: prometheus-adapter's relist loop, plus on-miss discovery.
+//!
+//! Every relist runs each distinct `seriesQuery` once against `/api/v1/series` (start =
+//! now - max-age) and rebuilds the registry from scratch; it is all or nothing per API (custom,
+//! external): when a call fails the previous registry is kept. Unlike prometheus-adapter, a
+//! request for a metric the registry does not know runs the series queries of the rules that can
+//! produce it (each at most once per on-miss interval) and admits what they find right away, so a
+//! metric whose first series appeared after the last relist works on the first HPA sync.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use arc_swap::ArcSwap;
+use futures::future::join_all;
+use tokio::sync::watch;
+
+use crate::prometheus::{PrometheusClient, SeriesInfo};
+use crate::resources::{GroupResource, ResourceCatalog};
+use crate::rules::{Rule, Rules};
+
+/// A custom metric as the API names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MetricKey {
+    /// The normalized resource.
+    pub resource: GroupResource,
+    /// Whether objects of the resource are namespaced.
+    pub namespaced: bool,
+    /// The API metric name.
+    pub metric: String,
+}
+
+/// Where a metric's values come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricSource {
+    /// The series name (`.Series`).
+    pub series: String,
+    /// Index of the rule in its list.
+    pub rule: usize,
+}
+
+/// An immutable view of the registry.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Custom metrics.
+    pub custom: HashMap<MetricKey, MetricSource>,
+    /// External metrics by name.
+    pub external: HashMap<String, MetricSource>,
+}
+
+impl Snapshot {
+    /// Custom metrics sorted by resource then name, for discovery documents.
+    pub fn custom_sorted(&self) -> Vec<&MetricKey> {
+        let mut keys: Vec<&MetricKey> = self.custom.keys().collect();
+        keys.sort_by(|a, b| {
+            (a.resource.to_string(), &a.metric).cmp(&(b.resource.to_string(), &b.metric))
+        });
+        keys
+    }
+
+    /// External metric names, sorted.
+    pub fn external_sorted(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.external.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+/// Called with every new snapshot (to recompute discovery documents).
+pub type Listener = Box<dyn Fn(&Snapshot) + Send + Sync>;
+
+/// Settings of the registry.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// How far back a series counts as live (`--metrics-max-age`).
+    pub max_age: Duration,
+    /// Minimum time between two runs of one series query on a miss (zero disables on-miss).
+    pub on_miss_interval: Duration,
+}
+
+/// The registry.
+pub struct Registry {
+    rules: Arc<Rules>,
+    prometheus: PrometheusClient,
+    options: RegistryOptions,
+    snapshot: ArcSwap<Snapshot>,
+    listener: Listener,
+    last_run: Mutex<HashMap<String, Instant>>,
+    on_miss: tokio::sync::Mutex<()>,
+    listed: watch::Sender<bool>,
+}
+
+/// Which API a rule serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Custom,
+    External,
+}
+
+fn distinct_queries<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> Vec<String> {
+    let set: BTreeSet<&str> = rules.into_iter().map(|r| r.series_query.as_str()).collect();
+    set.into_iter().map(str::to_string).collect()
+}
+
+/// Add what `rules` make of the listed series to `snapshot`, later rules (and later series)
+/// overwriting earlier ones unless `keep_existing`.
+fn admit(
+    snapshot: &mut Snapshot,
+    api: Api,
+    rules: &[Rule],
+    listed: &HashMap<String, Vec<SeriesInfo>>,
+    catalog: &ResourceCatalog,
+    keep_existing: bool,
+) {
+    for (index, rule) in rules.iter().enumerate() {
+        let Some(series) = listed.get(&rule.series_query) else {
+            continue;
+        };
+        let labels = (api == Api::Custom).then(|| rule.resources.label_index(catalog));
+        for s in series {
+            let Some(metric) = rule.namer.metric_name(&s.name) else {
+                continue;
+            };
+            if metric.is_empty() {
+                tracing::warn!(series = %s.name, rule = %rule.at, "the rule names this series with an empty name; skipped");
+                continue;
+            }
+            let source = MetricSource {
+                series: s.name.clone(),
+                rule: index,
+            };
+            match &labels {
+                None => {
+                    if keep_existing && snapshot.external.contains_key(&metric) {
+                        continue;
+                    }
+                    snapshot.external.insert(metric, source);
+                }
+                Some(index) => {
+                    for label in &s.labels {
+                        let Some(info) = index.resource_for(label) else {
+                            continue;
+                        };
+                        let key = MetricKey {
+                            resource: info.group_resource(),
+                            namespaced: info.namespaced,
+                            metric: metric.clone(),
+                        };
+                        if keep_existing && snapshot.custom.contains_key(&key) {
+                            continue;
+                        }
+                        snapshot.custom.insert(key, source.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Registry {
+    /// A registry for these rules; empty until the first relist.
+    pub fn new(
+        rules: Arc<Rules>,
+        prometheus: PrometheusClient,
+        options: RegistryOptions,
+        listener: Listener,
+    ) -> Registry {
+        let empty = Snapshot::default();
+        listener(&empty);
+        Registry {
+            rules,
+            prometheus,
+            options,
+            snapshot: ArcSwap::from_pointee(empty),
+            listener,
+            last_run: Mutex::new(HashMap::new()),
+            on_miss: tokio::sync::Mutex::new(()),
+            listed: watch::channel(false).0,
+        }
+    }
+
+    /// The rules the registry was built from.
+    pub fn rules(&self) -> &Arc<Rules> {
+        &self.rules
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Whether the first relist has completed (successfully or not).
+    pub fn listed_once(&self) -> bool {
+        *self.listed.borrow()
+    }
+
+    /// Run the series queries, returning the successful results and whether all succeeded.
+    async fn list(&self, queries: &[String]) -> (HashMap<String, Vec<SeriesInfo>>, bool) {
+        let start = SystemTime::now()
+            .checked_sub(self.options.max_age)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let calls = queries.iter().map(|q| self.prometheus.series(q, start));
+        let results = join_all(calls).await;
+        {
+            let now = Instant::now();
+            let mut last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
+            for q in queries {
+                last.insert(q.clone(), now);
+            }
+        }
+        let mut listed = HashMap::new();
+        let mut complete = true;
+        for (q, result) in queries.iter().zip(results) {
+            match result {
+                Ok(series) => {
+                    listed.insert(q.clone(), series);
+                }
+                Err(e) => {
+                    complete = false;
+                    tracing::warn!(series_query = %q, error = %e, "unable to update list of all metrics");
+                }
+            }
+        }
+        (listed, complete)
+    }
+
+    fn publish(&self, snapshot: Snapshot) {
+        (self.listener)(&snapshot);
+        self.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// One relist: rebuild each API's metrics from scratch, keeping the previous ones of an API
+    /// when any of its series calls failed.
+    pub async fn relist(&self, catalog: &ResourceCatalog) {
+        let rules = &self.rules;
+        let custom_queries = distinct_queries(&rules.custom);
+        let external_queries = distinct_queries(&rules.external);
+        let mut all: Vec<String> = custom_queries
+            .iter()
+            .chain(&external_queries)
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        let (listed, _) = self.list(&all).await;
+        let complete = |qs: &[String]| qs.iter().all(|q| listed.contains_key(q));
+        let previous = self.snapshot();
+        let mut next = Snapshot::default();
+        if complete(&custom_queries) {
+            admit(
+                &mut next,
+                Api::Custom,
+                &rules.custom,
+                &listed,
+                catalog,
+                false,
+            );
+        } else {
+            next.custom = previous.custom.clone();
+        }
+        if complete(&external_queries) {
+            admit(
+                &mut next,
+                Api::External,
+                &rules.external,
+                &listed,
+                catalog,
+                false,
+            );
+        } else {
+            next.external = previous.external.clone();
+        }
+        tracing::debug!(
+            custom = next.custom.len(),
+            external = next.external.len(),
+            "relisted metrics"
+        );
+        self.publish(next);
+        self.listed.send_replace(true);
+    }
+
+    /// Relist now, then every `interval` measured from the end of the previous run, forever.
+    pub async fn run(&self, interval: Duration, catalog: impl Fn() -> Arc<ResourceCatalog>) {
+        loop {
+            self.relist(&catalog()).await;
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    fn could_name(rule: &Rule, metric: &str) -> bool {
+        rule.namer.constant_name().is_none_or(|n| n == metric)
+    }
+
+    async fn on_miss(&self, api: Api, metric: &str, catalog: &ResourceCatalog) {
+        if self.options.on_miss_interval.is_zero() {
+            return;
+        }
+        let rules = match api {
+            Api::Custom => &self.rules.custom,
+            Api::External => &self.rules.external,
+        };
+        let _one_at_a_time = self.on_miss.lock().await;
+        let queries: Vec<String> = {
+            let last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
+            let due = |q: &String| {
+                last.get(q)
+                    .is_none_or(|t| t.elapsed() >= self.options.on_miss_interval)
+            };
+            distinct_queries(rules.iter().filter(|r| Self::could_name(r, metric)))
+                .into_iter()
+                .filter(due)
+                .collect()
+        };
+        if queries.is_empty() {
+            return;
+        }
+        tracing::debug!(%metric, ?queries, "unknown metric: listing its series now");
+        let (listed, _) = self.list(&queries).await;
+        let mut next = (*self.snapshot()).clone();
+        admit(&mut next, api, rules, &listed, catalog, true);
+        self.publish(next);
+    }
+
+    /// The source of a custom metric; on a miss, list the series of the rules that could
+    /// produce it (rate-limited) and look again.
+    pub async fn custom(&self, key: &MetricKey, catalog: &ResourceCatalog) -> Option<MetricSource> {
+        if let Some(s) = self.snapshot.load().custom.get(key) {
+            return Some(s.clone());
+        }
+        self.on_miss(Api::Custom, &key.metric, catalog).await;
+        self.snapshot.load().custom.get(key).cloned()
+    }
+
+    /// The source of an external metric, with the same on-miss behaviour.
+    pub async fn external(&self, metric: &str, catalog: &ResourceCatalog) -> Option<MetricSource> {
+        if let Some(s) = self.snapshot.load().external.get(metric) {
+            return Some(s.clone());
+        }
+        self.on_miss(Api::External, metric, catalog).await;
+        self.snapshot.load().external.get(metric).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(name: &str, labels: &[&str]) -> SeriesInfo {
+        SeriesInfo {
+            name: name.into(),
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn admit_maps_series_to_resources_last_rule_winning() {
+        let rules = crate::rules::parse(
+            r#"rules:
+- seriesQuery: 'http_requests_total{kubernetes_namespace!="",kubernetes_pod_name!=""}'
+  resources:
+    overrides:
+      kubernetes_namespace: {resource: "namespace"}
+      kubernetes_pod_name: {resource: "pod"}
+  name: {matches: "^(.*)_total", as: "${1}_per_second"}
+  metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)'
+- seriesQuery: '{__name__="other"}'
+  resources: {template: <<.Resource>>}
+  name: {as: http_requests_per_second}
+  metricsQuery: x
+externalRules:
+- seriesQuery: 'queue_depth'
+  metricsQuery: x
+"#,
+            "t",
+        )
+        .unwrap();
+        let catalog = ResourceCatalog::well_known();
+        let mut listed = HashMap::new();
+        listed.insert(
+            rules.custom[0].series_query.clone(),
+            vec![
+                series(
+                    "http_requests_total",
+                    &["kubernetes_namespace", "kubernetes_pod_name", "method"],
+                ),
+                series("no_suffix", &["kubernetes_pod_name"]),
+            ],
+        );
+        listed.insert(
+            rules.custom[1].series_query.clone(),
+            vec![series("other", &["pod", "instance"])],
+        );
+        listed.insert("queue_depth".into(), vec![series("queue_depth", &["name"])]);
+        let mut snap = Snapshot::default();
+        admit(
+            &mut snap,
+            Api::Custom,
+            &rules.custom,
+            &listed,
+            &catalog,
+            false,
+        );
+        admit(
+            &mut snap,
+            Api::External,
+            &rules.external,
+            &listed,
+            &catalog,
+            false,
+        );
+        let keys: Vec<String> = snap
+            .custom_sorted()
+            .iter()
+            .map(|k| format!("{}/{} {}", k.resource, k.metric, k.namespaced))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "namespaces/http_requests_per_second false",
+                "pods/http_requests_per_second true"
+            ]
+        );
+        let pods = MetricKey {
+            resource: GroupResource::new("", "pods"),
+            namespaced: true,
+            metric: "http_requests_per_second".into(),
+        };
+        // The second rule maps `pod` too and comes later: it wins.
+        assert_eq!(
+            snap.custom[&pods],
+            MetricSource {
+                series: "other".into(),
+                rule: 1
+            }
+        );
+        assert_eq!(snap.external_sorted(), ["queue_depth"]);
+
+        // Merging on a miss never replaces what is there.
+        let mut merged = snap.clone();
+        let mut again = HashMap::new();
+        again.insert(
+            rules.custom[0].series_query.clone(),
+            vec![series("http_requests_total", &["kubernetes_pod_name"])],
+        );
+        admit(
+            &mut merged,
+            Api::Custom,
+            &rules.custom,
+            &again,
+            &catalog,
+            true,
+        );
+        assert_eq!(merged.custom[&pods].rule, 1);
+    }
+}
