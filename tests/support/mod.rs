@@ -4,3 +4,4 @@
 pub mod exporter;
 pub mod harness;
 pub mod prometheus;
+pub mod redis;
