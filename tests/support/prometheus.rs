@@ -3,6 +3,11 @@
 //! optional recording rules). Tests wait on query results with [`Prometheus::wait_for`] and its
 //! variants instead of sleeping: scrapes land within a second or two, and a `rate(x[w])` is only
 //! right once a full window `w` of samples exists, so waiting is how a test knows.
+//!
+//! Prometheus is ready in well under a second, but its first scrape lands about 5 s later: the
+//! 2.42 discovery manager hands targets to the scrape manager on a fixed 5 s tick (the scrape
+//! side's own tick is shortened with `--scrape.discovery-reload-interval`). Budget for that in
+//! every test that starts its own Prometheus.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -135,7 +140,10 @@ impl PrometheusBuilder {
                 .arg("--log.level=warn")
                 // The smallest WAL segment Prometheus accepts; tests keep minutes of data.
                 .arg("--storage.tsdb.wal-segment-size=10MB")
-                .arg("--storage.tsdb.retention.time=1h");
+                .arg("--storage.tsdb.retention.time=1h")
+                // Hidden flag: the scrape manager otherwise applies new targets on its own 5 s
+                // tick too, which can add up to another 5 s before the first scrape.
+                .arg("--scrape.discovery-reload-interval=100ms");
             let mut process =
                 ChildProcess::spawn("prometheus", command, &dir.path().join("prometheus.log"));
             let base_url = format!("http://127.0.0.1:{port}");

@@ -318,6 +318,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_panicking_test_still_ends_its_servers() {
+        let pids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&pids);
+        let failing_test = tokio::spawn(async move {
+            let redis = Redis::start().await;
+            let exporter = RedisExporter::start(&redis).await;
+            seen.lock().unwrap().extend([redis.pid(), exporter.pid()]);
+            panic!("the test fails while its servers run");
+        });
+        assert!(failing_test.await.is_err_and(|e| e.is_panic()));
+        let pids = pids.lock().unwrap().clone();
+        assert_eq!(pids.len(), 2);
+        for pid in pids {
+            assert!(
+                !process_is_running(pid),
+                "pid {pid} outlived a panicking test"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn exporter_exposes_list_lengths_as_redis_key_size() {
         let redis = Redis::start().await;
         let exporter = RedisExporter::start(&redis).await;
