@@ -62,6 +62,9 @@ impl Default for ClusterOptions {
     }
 }
 
+/// A watch cache per resource type and field selector.
+type CacheKey = (GroupResource, Option<String>);
+
 /// The cluster as the adapter sees it. Cheap to clone.
 #[derive(Clone)]
 pub struct Cluster {
@@ -73,7 +76,7 @@ struct Inner {
     options: ClusterOptions,
     catalog: ArcSwap<ResourceCatalog>,
     last_refresh: tokio::sync::Mutex<Option<Instant>>,
-    caches: Mutex<HashMap<(GroupResource, Option<String>), Arc<ObjectCache>>>,
+    caches: Mutex<HashMap<CacheKey, Arc<ObjectCache>>>,
 }
 
 /// Build a client from a kubeconfig file, or the in-cluster service account when `None`.
