@@ -9,6 +9,7 @@ pub mod cli;
 pub mod kube;
 pub mod prometheus;
 pub mod promql;
+pub mod quantity;
 pub mod registry;
 pub mod resources;
 pub mod rules;
