@@ -5,10 +5,12 @@
 //! binary; `main.rs` only parses the command line. The pure core (`rules`, `selector`, `promql`,
 //! `quantity`) does no I/O.
 
+pub mod api;
 pub mod cli;
 pub mod kube;
 pub mod prometheus;
 pub mod promql;
+pub mod provider;
 pub mod quantity;
 pub mod registry;
 pub mod resources;

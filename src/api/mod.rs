@@ -1,0 +1,167 @@
+//! The HTTP surface: routes, wire formats per API version, discovery documents, health, and the
+//! one mapping from errors to Kubernetes `Status` objects.
+//!
+//! Every answer is JSON (`application/json`), also when the client's Accept lists protobuf first
+//! (the controller manager sends `application/vnd.kubernetes.protobuf, */*`): never a 406.
+//! Bodies are pretty-printed for `?pretty=true` and for curl and wget, as the apiserver does.
+
+pub mod discovery;
+pub mod routes;
+pub mod status;
+pub mod types;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use serde::Serialize;
+
+use discovery::Discovery;
+use routes::{Params, Route};
+use status::{ApiError, UNABLE_TO_FETCH, UNABLE_TO_LIST};
+
+use crate::provider::{Provider, ProviderError};
+
+/// Encode a value as JSON, pretty (two-space indent) or compact.
+pub fn encode<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Vec<u8> {
+    let encoded = if pretty {
+        serde_json::to_vec_pretty(value)
+    } else {
+        serde_json::to_vec(value)
+    };
+    // Our wire types have string keys and no fallible Serialize impls.
+    encoded.unwrap_or_default()
+}
+
+/// What the handlers share.
+pub struct ApiState {
+    /// Answers metric requests.
+    pub provider: Provider,
+    /// Discovery documents.
+    pub discovery: Discovery,
+    /// Whether `/readyz` says ready.
+    pub ready: Box<dyn Fn() -> bool + Send + Sync>,
+}
+
+/// The router of the whole API.
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new().fallback(handle).with_state(state)
+}
+
+fn json_response(code: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn text_response(code: StatusCode, body: &'static str) -> Response {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = code;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn error_response(error: &ApiError, pretty: bool) -> Response {
+    json_response(error.code(), error.body(pretty))
+}
+
+impl From<ProviderError> for ApiError {
+    fn from(e: ProviderError) -> ApiError {
+        match e {
+            ProviderError::MetricNotFound { metric, resource } => {
+                ApiError::metric_not_found(&metric, &resource)
+            }
+            ProviderError::NoValueFor {
+                metric,
+                resource,
+                name,
+            } => ApiError::metric_not_found_for(&metric, &resource, &name),
+            ProviderError::ListFailed => ApiError::Internal(UNABLE_TO_LIST),
+            ProviderError::FetchFailed => ApiError::Internal(UNABLE_TO_FETCH),
+            ProviderError::BadRequest(m) => ApiError::BadRequest(m),
+        }
+    }
+}
+
+/// Whether the client gets indented JSON: `?pretty=true`, or curl and wget, as the apiserver.
+fn wants_pretty(params: &Params, headers: &HeaderMap) -> bool {
+    params.pretty
+        || headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ua| ua.starts_with("curl/") || ua.starts_with("Wget/"))
+}
+
+fn health(path: &str, ready: bool) -> Option<Response> {
+    let check = path
+        .trim_end_matches('/')
+        .trim_end_matches("/ping")
+        .trim_end_matches('/');
+    match check {
+        "/healthz" | "/livez" => Some(text_response(StatusCode::OK, "ok")),
+        "/readyz" if path.ends_with("/ping") || ready => Some(text_response(StatusCode::OK, "ok")),
+        "/readyz" => Some(text_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "[-]metrics-discovery failed: the first relist has not finished\nreadyz check failed\n",
+        )),
+        _ => None,
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<ApiState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let path = uri.path();
+    if let Some(response) = health(path, (state.ready)()) {
+        return response;
+    }
+    let params = Params::parse(uri.query());
+    let pretty = wants_pretty(&params, &headers);
+    if method != Method::GET {
+        let e = ApiError::MethodNotAllowed(format!("{method} is not supported"));
+        return error_response(&e, pretty);
+    }
+    match answer(&state, path, &params, pretty).await {
+        Ok(response) => response,
+        Err(e) => error_response(&e, pretty),
+    }
+}
+
+async fn answer(
+    state: &ApiState,
+    path: &str,
+    params: &Params,
+    pretty: bool,
+) -> Result<Response, ApiError> {
+    match routes::parse(path, params, state.discovery.apis())? {
+        Route::Discovery(doc) => {
+            let body = state.discovery.get(&doc).ok_or(ApiError::NoRoute)?;
+            if pretty {
+                let value: serde_json::Value =
+                    serde_json::from_slice(&body).map_err(|_| ApiError::NoRoute)?;
+                return Ok(json_response(StatusCode::OK, encode(&value, true)));
+            }
+            Ok(json_response(StatusCode::OK, body))
+        }
+        Route::Custom(version, request) => {
+            let values = state.provider.custom(&request).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                types::metric_value_list(version, &values, pretty),
+            ))
+        }
+    }
+}

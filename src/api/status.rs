@@ -1,0 +1,141 @@
+//! Errors as Kubernetes `Status` objects: the one mapping from what went wrong to what the
+//! client sees. Internal details (PromQL, Prometheus errors) are logged where they happen and
+//! never reach a response.
+
+use axum::http::StatusCode;
+use serde::Serialize;
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 404 with a message (`the server could not find the metric m for pods`).
+    NotFound(String),
+    /// 404 for a path no route serves, with empty details as the apiserver writes them.
+    NoRoute,
+    /// 400 with the parser's message.
+    BadRequest(String),
+    /// 500 `Internal error occurred: <cause>`, with the cause in `details.causes`.
+    Internal(&'static str),
+    /// 405 for anything but GET.
+    MethodNotAllowed(String),
+}
+
+/// The cause prometheus-adapter reports for every backend failure.
+pub const UNABLE_TO_FETCH: &str = "unable to fetch metrics";
+/// The cause for a failed object listing.
+pub const UNABLE_TO_LIST: &str = "unable to list matching resources";
+
+#[derive(Serialize)]
+struct Cause<'a> {
+    message: &'a str,
+}
+
+#[derive(Serialize, Default)]
+struct Details<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    causes: Vec<Cause<'a>>,
+}
+
+#[derive(Serialize)]
+struct Metadata {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Status<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: Metadata,
+    status: &'static str,
+    message: &'a str,
+    reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<Details<'a>>,
+    code: u16,
+}
+
+impl ApiError {
+    /// `the server could not find the metric {metric} for {resource}`
+    pub fn metric_not_found(metric: &str, resource: &str) -> ApiError {
+        ApiError::NotFound(format!(
+            "the server could not find the metric {metric} for {resource}"
+        ))
+    }
+
+    /// `the server could not find the metric {metric} for {resource} {name}`
+    pub fn metric_not_found_for(metric: &str, resource: &str, name: &str) -> ApiError {
+        ApiError::NotFound(format!(
+            "the server could not find the metric {metric} for {resource} {name}"
+        ))
+    }
+
+    /// The HTTP status code.
+    pub fn code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    /// The `Status` body, JSON in the apiserver's field order.
+    pub fn body(&self, pretty: bool) -> Vec<u8> {
+        let internal;
+        let (message, reason, details): (&str, &str, Option<Details<'_>>) = match self {
+            ApiError::NotFound(m) => (m, "NotFound", None),
+            ApiError::NoRoute => (
+                "the server could not find the requested resource",
+                "NotFound",
+                Some(Details::default()),
+            ),
+            ApiError::BadRequest(m) => (m, "BadRequest", None),
+            ApiError::Internal(cause) => {
+                internal = format!("Internal error occurred: {cause}");
+                (
+                    &internal,
+                    "InternalError",
+                    Some(Details {
+                        causes: vec![Cause { message: cause }],
+                    }),
+                )
+            }
+            ApiError::MethodNotAllowed(m) => (m, "MethodNotAllowed", None),
+        };
+        let status = Status {
+            kind: "Status",
+            api_version: "v1",
+            metadata: Metadata {},
+            status: "Failure",
+            message,
+            reason,
+            details,
+            code: self.code().as_u16(),
+        };
+        super::encode(&status, pretty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(e: ApiError) -> String {
+        String::from_utf8(e.body(false)).unwrap()
+    }
+
+    #[test]
+    fn bodies_as_the_apiserver_writes_them() {
+        assert_eq!(
+            json(ApiError::metric_not_found("nonexistent_metric", "pods")),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the metric nonexistent_metric for pods","reason":"NotFound","code":404}"#
+        );
+        assert_eq!(
+            json(ApiError::Internal(UNABLE_TO_FETCH)),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Internal error occurred: unable to fetch metrics","reason":"InternalError","details":{"causes":[{"message":"unable to fetch metrics"}]},"code":500}"#
+        );
+        assert_eq!(
+            json(ApiError::NoRoute),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}"#
+        );
+    }
+}

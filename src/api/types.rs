@@ -1,0 +1,279 @@
+//! Wire types of the metrics APIs and of discovery, field for field and in Go's field order.
+//!
+//! Hand-written because k8s-openapi has no metrics types (kube-rs#492). Conventions that matter
+//! to clients: top-level `kind`/`apiVersion` always present, list `metadata` is `{}`, items carry
+//! neither, `selector` is `null` rather than absent, times are RFC 3339 UTC whole seconds.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::provider::{ExternalValue, MetricValue, ObjectReference};
+use crate::selector::LabelSelector;
+
+/// `metadata: {}` of lists.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct ListMeta {}
+
+/// `metav1.Time`: `2026-05-01T10:20:30Z`.
+pub fn format_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemV1Beta1<'a> {
+    described_object: &'a ObjectReference,
+    metric_name: &'a str,
+    timestamp: String,
+    value: &'a str,
+    selector: &'a Option<LabelSelector>,
+}
+
+#[derive(Serialize)]
+struct MetricIdentifier<'a> {
+    name: &'a str,
+    selector: &'a Option<LabelSelector>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemV1Beta2<'a> {
+    described_object: &'a ObjectReference,
+    metric: MetricIdentifier<'a>,
+    timestamp: String,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct List<'a, T> {
+    kind: &'static str,
+    api_version: &'a str,
+    metadata: ListMeta,
+    items: Vec<T>,
+}
+
+/// Custom metrics API versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CustomVersion {
+    /// `v1beta1`: `metricName`, item-level `selector`.
+    V1Beta1,
+    /// `v1beta2`: `metric: {name, selector}`.
+    V1Beta2,
+}
+
+impl CustomVersion {
+    /// `custom.metrics.k8s.io/<version>`
+    pub fn group_version(self) -> &'static str {
+        match self {
+            CustomVersion::V1Beta1 => "custom.metrics.k8s.io/v1beta1",
+            CustomVersion::V1Beta2 => "custom.metrics.k8s.io/v1beta2",
+        }
+    }
+}
+
+/// A `MetricValueList` in the requested version.
+pub fn metric_value_list(version: CustomVersion, values: &[MetricValue], pretty: bool) -> Vec<u8> {
+    let api_version = version.group_version();
+    match version {
+        CustomVersion::V1Beta1 => super::encode(
+            &List {
+                kind: "MetricValueList",
+                api_version,
+                metadata: ListMeta {},
+                items: values
+                    .iter()
+                    .map(|v| ItemV1Beta1 {
+                        described_object: &v.described_object,
+                        metric_name: &v.metric,
+                        timestamp: format_time(v.timestamp),
+                        value: &v.value,
+                        selector: &v.selector,
+                    })
+                    .collect(),
+            },
+            pretty,
+        ),
+        CustomVersion::V1Beta2 => super::encode(
+            &List {
+                kind: "MetricValueList",
+                api_version,
+                metadata: ListMeta {},
+                items: values
+                    .iter()
+                    .map(|v| ItemV1Beta2 {
+                        described_object: &v.described_object,
+                        metric: MetricIdentifier {
+                            name: &v.metric,
+                            selector: &v.selector,
+                        },
+                        timestamp: format_time(v.timestamp),
+                        value: &v.value,
+                    })
+                    .collect(),
+            },
+            pretty,
+        ),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExternalItem<'a> {
+    metric_name: &'a str,
+    metric_labels: &'a BTreeMap<String, String>,
+    timestamp: String,
+    value: &'a str,
+}
+
+/// An `ExternalMetricValueList`.
+pub fn external_metric_value_list(values: &[ExternalValue], pretty: bool) -> Vec<u8> {
+    super::encode(
+        &List {
+            kind: "ExternalMetricValueList",
+            api_version: "external.metrics.k8s.io/v1beta1",
+            metadata: ListMeta {},
+            items: values
+                .iter()
+                .map(|v| ExternalItem {
+                    metric_name: &v.metric,
+                    metric_labels: &v.labels,
+                    timestamp: format_time(v.timestamp),
+                    value: &v.value,
+                })
+                .collect(),
+        },
+        pretty,
+    )
+}
+
+/// `metav1.GroupVersionForDiscovery`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupVersion {
+    /// `group/version`
+    pub group_version: String,
+    /// `version`
+    pub version: String,
+}
+
+/// `metav1.APIGroup` (also an item of `APIGroupList`, without kind and apiVersion).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiGroup {
+    /// `kind: APIGroup` on the standalone document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// `apiVersion: v1` on the standalone document.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<&'static str>,
+    /// The group name.
+    pub name: String,
+    /// Served versions, preferred first.
+    pub versions: Vec<GroupVersion>,
+    /// The preferred version.
+    pub preferred_version: GroupVersion,
+}
+
+/// `metav1.APIGroupList`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiGroupList {
+    /// `APIGroupList`
+    pub kind: &'static str,
+    /// `v1`
+    pub api_version: &'static str,
+    /// The groups.
+    pub groups: Vec<ApiGroup>,
+}
+
+/// `metav1.APIResource` as metrics servers write it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiResource {
+    /// `pods/http_requests`, `queue_depth`, `nodes`.
+    pub name: String,
+    /// Always empty, always present.
+    pub singular_name: &'static str,
+    /// Scope.
+    pub namespaced: bool,
+    /// `MetricValueList`, `ExternalMetricValueList`, `PodMetrics` …
+    pub kind: &'static str,
+    /// `["get"]` or `["get","list"]`.
+    pub verbs: &'static [&'static str],
+}
+
+/// `metav1.APIResourceList`; `resources` is `[]`, never null.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiResourceList {
+    /// `APIResourceList`
+    pub kind: &'static str,
+    /// `v1`
+    pub api_version: &'static str,
+    /// `group/version`
+    pub group_version: String,
+    /// The resources.
+    pub resources: Vec<ApiResource>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(selector: Option<LabelSelector>) -> MetricValue {
+        MetricValue {
+            described_object: ObjectReference {
+                kind: "Pod".into(),
+                namespace: Some("default".into()),
+                name: "p1".into(),
+                api_version: "v1".into(),
+            },
+            metric: "http_requests_per_second".into(),
+            timestamp: jiff::Timestamp::from_second(1_795_339_048).unwrap(),
+            value: "500m".into(),
+            selector,
+        }
+    }
+
+    #[test]
+    fn custom_metric_lists_in_both_versions() {
+        let v1 = String::from_utf8(metric_value_list(CustomVersion::V1Beta1, &[value(None)], false)).unwrap();
+        assert_eq!(
+            v1,
+            r#"{"kind":"MetricValueList","apiVersion":"custom.metrics.k8s.io/v1beta1","metadata":{},"items":[{"describedObject":{"kind":"Pod","namespace":"default","name":"p1","apiVersion":"v1"},"metricName":"http_requests_per_second","timestamp":"2026-11-22T09:17:28Z","value":"500m","selector":null}]}"#
+        );
+        let sel = crate::selector::Selector::parse("job=x").unwrap().to_label_selector();
+        let v2 = String::from_utf8(metric_value_list(CustomVersion::V1Beta2, &[value(sel)], false)).unwrap();
+        assert_eq!(
+            v2,
+            r#"{"kind":"MetricValueList","apiVersion":"custom.metrics.k8s.io/v1beta2","metadata":{},"items":[{"describedObject":{"kind":"Pod","namespace":"default","name":"p1","apiVersion":"v1"},"metric":{"name":"http_requests_per_second","selector":{"matchLabels":{"job":"x"}}},"timestamp":"2026-11-22T09:17:28Z","value":"500m"}]}"#
+        );
+        let empty = String::from_utf8(metric_value_list(CustomVersion::V1Beta2, &[], false)).unwrap();
+        assert!(empty.ends_with(r#""items":[]}"#), "{empty}");
+    }
+
+    #[test]
+    fn external_lists_keep_empty_label_maps() {
+        let body = external_metric_value_list(
+            &[ExternalValue {
+                metric: "queue_depth".into(),
+                labels: BTreeMap::new(),
+                timestamp: crate::provider::unix_timestamp(1_700_000_000.9),
+                value: "3750m".into(),
+            }],
+            false,
+        );
+        assert_eq!(
+            String::from_utf8(body).unwrap(),
+            r#"{"kind":"ExternalMetricValueList","apiVersion":"external.metrics.k8s.io/v1beta1","metadata":{},"items":[{"metricName":"queue_depth","metricLabels":{},"timestamp":"2023-11-14T22:13:20Z","value":"3750m"}]}"#
+        );
+    }
+
+    #[test]
+    fn times() {
+        let t = jiff::Timestamp::from_millisecond(1_777_630_830_999).unwrap();
+        assert_eq!(format_time(t), "2026-05-01T10:20:30Z");
+    }
+}

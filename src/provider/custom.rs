@@ -1,0 +1,132 @@
+//! custom.metrics.k8s.io: prometheus-adapter's `GetMetricByName` and `GetMetricBySelector`.
+
+use std::collections::HashMap;
+
+use super::{MetricValue, ObjectReference, Provider, ProviderError, sample_quantity};
+use crate::prometheus::QueryResult;
+use crate::quantity::Format;
+use crate::registry::MetricKey;
+use crate::resources::GroupResource;
+use crate::rules::query::ObjectRequest;
+use crate::selector::Selector;
+
+/// A custom metrics request, version-independent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomRequest {
+    /// The namespace of the objects; `None` for cluster-scoped requests.
+    pub namespace: Option<String>,
+    /// The resource as requested (`pods`, `pod`, `deployments.apps`); messages use it verbatim.
+    pub resource: String,
+    /// One object, or `None` for `*`.
+    pub name: Option<String>,
+    /// The metric.
+    pub metric: String,
+    /// `labelSelector`: which objects, for `*`.
+    pub label_selector: Selector,
+    /// `metricLabelSelector`: which series.
+    pub metric_selector: Selector,
+}
+
+impl Provider {
+    /// Values of a custom metric: one item for a named object (404 when it has none), one per
+    /// object with a value, in name order, for `*`.
+    pub async fn custom(&self, req: &CustomRequest) -> Result<Vec<MetricValue>, ProviderError> {
+        let not_found = || ProviderError::MetricNotFound {
+            metric: req.metric.clone(),
+            resource: req.resource.clone(),
+        };
+        let requested = GroupResource::parse(&req.resource);
+        let info = self.cluster.resolve(&requested).await.ok_or_else(not_found)?;
+        let catalog = self.cluster.catalog();
+        let key = MetricKey {
+            resource: info.group_resource(),
+            namespaced: req.namespace.is_some(),
+            metric: req.metric.clone(),
+        };
+        let source = self
+            .registry
+            .custom(&key, &catalog)
+            .await
+            .ok_or_else(not_found)?;
+        let names: Vec<String> = match &req.name {
+            Some(name) => vec![name.clone()],
+            None => {
+                let objects = self
+                    .cluster
+                    .list(&info, req.namespace.as_deref(), &req.label_selector, None)
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(resource = %key.resource, error = %e, "listing objects failed");
+                        ProviderError::ListFailed
+                    })?;
+                objects.iter().map(|o| o.name.clone()).collect()
+            }
+        };
+        if names.is_empty() {
+            return Err(not_found());
+        }
+        let rules = self.registry.rules();
+        let Some(rule) = rules.custom.get(source.rule) else {
+            return Err(not_found());
+        };
+        let request = ObjectRequest {
+            series: &source.series,
+            resource: &info,
+            namespace: req.namespace.as_deref(),
+            names: &names,
+            metric_selector: &req.metric_selector,
+            extra_group_by: &[],
+        };
+        let query = rule.object_query(&catalog, &request).map_err(|e| {
+            tracing::info!(metric = %req.metric, rule = %rule.at, error = %e, "no query for this request");
+            not_found()
+        })?;
+        let result = self.vector(&query.query).await?;
+        let QueryResult::Vector(samples) = &*result else {
+            tracing::warn!(query = %query.query, "prometheus answered a non-vector result");
+            return Err(ProviderError::FetchFailed);
+        };
+        let mut by_name: HashMap<&str, String> = HashMap::with_capacity(samples.len());
+        for sample in samples {
+            let Some(name) = sample.labels.get(&query.resource_label) else {
+                continue;
+            };
+            if let Some(value) = sample_quantity(sample, Format::DecimalSI, &req.metric) {
+                by_name.insert(name.as_str(), value);
+            }
+        }
+        let timestamp = jiff::Timestamp::now();
+        let selector = req.metric_selector.to_label_selector();
+        let namespace = if info.namespaced {
+            req.namespace.clone()
+        } else {
+            None
+        };
+        let values: Vec<MetricValue> = names
+            .iter()
+            .filter_map(|name| {
+                let value = by_name.remove(name.as_str())?;
+                Some(MetricValue {
+                    described_object: ObjectReference {
+                        kind: info.kind.clone(),
+                        namespace: namespace.clone(),
+                        name: name.clone(),
+                        api_version: info.api_version(),
+                    },
+                    metric: req.metric.clone(),
+                    timestamp,
+                    value,
+                    selector: selector.clone(),
+                })
+            })
+            .collect();
+        if let (Some(name), true) = (&req.name, values.is_empty()) {
+            return Err(ProviderError::NoValueFor {
+                metric: req.metric.clone(),
+                resource: req.resource.clone(),
+                name: name.clone(),
+            });
+        }
+        Ok(values)
+    }
+}
