@@ -218,14 +218,20 @@ impl KubeDouble {
         self.dir.path().join("kubeconfig")
     }
 
-    /// A kube-rs client built from [`KubeDouble::kubeconfig`], the way `--kubeconfig` would.
-    pub async fn client(&self) -> ::kube::Client {
+    /// A kube-rs config read from [`KubeDouble::kubeconfig`], the way `--kubeconfig` would.
+    /// Note kube 5's `default_retry: true`: 429/503/504 answers are retried up to 15 times
+    /// with backoff growing from 5 ms, i.e. for minutes.
+    pub async fn config(&self) -> ::kube::Config {
         let kubeconfig = ::kube::config::Kubeconfig::read_from(self.kubeconfig())
             .expect("read the double's kubeconfig");
-        let config = ::kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        ::kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
             .await
-            .expect("kube-rs config from the double's kubeconfig");
-        ::kube::Client::try_from(config).expect("kube-rs client for the double")
+            .expect("kube-rs config from the double's kubeconfig")
+    }
+
+    /// A kube-rs client with [`KubeDouble::config`].
+    pub async fn client(&self) -> ::kube::Client {
+        ::kube::Client::try_from(self.config().await).expect("kube-rs client for the double")
     }
 
     /// Runs `/usr/bin/kubectl` with the double's kubeconfig and a private discovery cache.
