@@ -29,7 +29,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use catalog::{ResourceType, ScalePaths, ScaleSelector};
-pub use objects::{deployment, namespace, node, pod, seldon_model};
+pub use objects::{
+    deployment, extension_apiserver_authentication, namespace, node, pod, seldon_model,
+};
 
 use store::Store;
 

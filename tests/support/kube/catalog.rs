@@ -104,8 +104,9 @@ impl ResourceType {
         group_version(&self.group, &self.version)
     }
 
-    /// The resources registered at start: the core and apps types the adapter and kubectl touch,
-    /// and Seldon's `models.mlops.seldon.io`.
+    /// The resources registered at start: the core and apps types the adapter and kubectl touch
+    /// (ConfigMaps for `extension-apiserver-authentication`), and Seldon's
+    /// `models.mlops.seldon.io`.
     pub fn defaults() -> Vec<ResourceType> {
         vec![
             ResourceType::builtin("", "v1", "pods", "Pod", true).with_short_names(&["po"]),
@@ -113,6 +114,8 @@ impl ResourceType {
                 .with_short_names(&["ns"]),
             ResourceType::builtin("", "v1", "nodes", "Node", false).with_short_names(&["no"]),
             ResourceType::builtin("", "v1", "services", "Service", true).with_short_names(&["svc"]),
+            ResourceType::builtin("", "v1", "configmaps", "ConfigMap", true)
+                .with_short_names(&["cm"]),
             ResourceType::builtin("apps", "v1", "deployments", "Deployment", true)
                 .with_short_names(&["deploy"])
                 .with_scale(ScalePaths::WORKLOAD),

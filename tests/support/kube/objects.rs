@@ -104,3 +104,25 @@ pub fn seldon_model(namespace: &str, name: &str, replicas: i64) -> Value {
         "status": {"replicas": replicas, "availableReplicas": replicas},
     })
 }
+
+/// `kube-system/extension-apiserver-authentication`, the ConfigMap kube-apiserver publishes
+/// for aggregated API servers: the CA for client certificates, and the front-proxy CA, allowed
+/// names and header names under which the aggregator's requests carry the user.
+pub fn extension_apiserver_authentication(
+    client_ca_pem: &str,
+    requestheader_ca_pem: &str,
+) -> Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "extension-apiserver-authentication", "namespace": "kube-system"},
+        "data": {
+            "client-ca-file": client_ca_pem,
+            "requestheader-client-ca-file": requestheader_ca_pem,
+            "requestheader-allowed-names": "[\"front-proxy-client\"]",
+            "requestheader-username-headers": "[\"X-Remote-User\"]",
+            "requestheader-group-headers": "[\"X-Remote-Group\"]",
+            "requestheader-extra-headers-prefix": "[\"X-Remote-Extra-\"]",
+        },
+    })
+}

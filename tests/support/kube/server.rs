@@ -30,6 +30,8 @@ use super::{RecordedRequest, Shared, lock, proxy, reviews};
 
 /// A watch without `timeoutSeconds` ends after this long (kube-apiserver picks 30-60 min).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
+/// Longer `timeoutSeconds` are cut to this (and cannot overflow the clock).
+const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// How often an idle watch that allows bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -39,6 +41,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut connections = JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of file descriptors, say: do not spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
         while connections.try_join_next().is_some() {}
@@ -499,7 +503,7 @@ fn watch(
         rv: 0,
         pending: VecDeque::new(),
         changes,
-        deadline: Instant::now() + timeout,
+        deadline: Instant::now() + timeout.min(MAX_WATCH_TIMEOUT),
         next_bookmark: bookmarks.then(|| Instant::now() + BOOKMARK_INTERVAL),
     };
     match start {

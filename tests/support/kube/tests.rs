@@ -554,6 +554,8 @@ struct Upstream {
     seen: Arc<Mutex<Vec<Seen>>>,
     /// The client certificate and key (PEM) the upstream's CA signed.
     client_identity: String,
+    /// That CA (PEM), as the front-proxy CA of the authentication ConfigMap.
+    client_ca: String,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -639,10 +641,12 @@ impl Upstream {
                 });
             }
         });
+        let client_ca = ca.pem();
         Upstream {
             url,
             seen,
             client_identity,
+            client_ca,
             task,
         }
     }
@@ -700,7 +704,24 @@ async fn aggregated_api_is_proxied_like_kube_aggregator() {
         ApiService::new("metrics.k8s.io", "v1beta1", &upstream.url)
             .with_client_identity(upstream.client_identity.as_bytes()),
     );
+    // What an aggregated server reads to trust the proxy's certificate and headers.
+    cluster.apply(extension_apiserver_authentication(
+        &upstream.client_ca,
+        &upstream.client_ca,
+    ));
     let client = cluster.client().await;
+    let config_maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(client.clone(), "kube-system");
+    let authentication = config_maps
+        .get("extension-apiserver-authentication")
+        .await
+        .unwrap();
+    let data = authentication.data.unwrap();
+    assert!(data["requestheader-client-ca-file"].starts_with("-----BEGIN CERTIFICATE-----"));
+    assert_eq!(
+        data["requestheader-allowed-names"],
+        r#"["front-proxy-client"]"#
+    );
 
     // Discovery lists the group and reads its resources from the upstream.
     let discovery = Discovery::new(client.clone()).run().await.unwrap();
@@ -963,6 +984,11 @@ async fn bad_requests_get_status_errors_not_panics() {
             assert_eq!(body["code"], code, "{path}");
         }
     }
+    let endless = get(
+        "/api/v1/pods?watch=true&timeoutSeconds=18446744073709551615",
+        "application/json",
+    );
+    assert_eq!(endless.await.unwrap().status(), 200);
     let delete = http
         .delete(format!("{}/api/v1/namespaces/shop", cluster.url()))
         .send()
