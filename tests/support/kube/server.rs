@@ -133,10 +133,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             }
         }
         ["api", version, rest @ ..] => {
-            resource_request(&shared, "", version, rest, &query, &accept).await
+            resource_request(&shared, "", version, rest, &query, &accept)
         }
         ["apis", group, version, rest @ ..] => {
-            resource_request(&shared, group, version, rest, &query, &accept).await
+            resource_request(&shared, group, version, rest, &query, &accept)
         }
         _ => not_found_path(),
     }
@@ -162,7 +162,7 @@ enum Target<'a> {
     },
 }
 
-async fn resource_request(
+fn resource_request(
     shared: &Arc<Shared>,
     group: &str,
     version: &str,
