@@ -3,5 +3,6 @@
 
 pub mod exporter;
 pub mod harness;
+pub mod kube;
 pub mod prometheus;
 pub mod redis;
