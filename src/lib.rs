@@ -16,3 +16,5 @@ pub mod registry;
 pub mod resources;
 pub mod rules;
 pub mod selector;
+pub mod server;
+pub mod telemetry;

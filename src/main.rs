@@ -2,11 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use metrics_adapter::cli::{Cli, Command, check};
+use metrics_adapter::cli::{self, Command, check, serve};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse(std::env::args_os());
     match cli.command {
         Command::Check(args) => {
             let report = check::run(&args);
@@ -16,6 +15,25 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            }
+        }
+        Command::Serve(args) => {
+            // One TLS provider for kube, reqwest and the server; an error means one is
+            // already installed, which is what we want.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve::run(*args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("metrics-adapter: {e}");
+                    ExitCode::FAILURE
+                }
             }
         }
     }

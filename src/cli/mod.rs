@@ -1,8 +1,12 @@
 //! The command line: subcommands and their flags.
 //!
-//! Flag names follow prometheus-adapter's so that existing manifests work unchanged.
+//! Flag names follow prometheus-adapter's so that existing manifests work unchanged; without a
+//! subcommand the binary serves, as prometheus-adapter's does.
 
 pub mod check;
+pub mod serve;
+
+use std::ffi::OsString;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +22,27 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Serve the metrics APIs (the default when the first argument is a flag).
+    Serve(Box<serve::ServeArgs>),
     /// Validate a rules file offline; with --render, show the PromQL a request would produce.
     Check(check::CheckArgs),
+}
+
+/// Parse the command line; flags without a subcommand mean `serve`, so prometheus-adapter's
+/// container args (`/adapter --secure-port=6443 …`) work unchanged.
+pub fn parse<I, T>(args: I) -> Cli
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let implicit_serve = args.get(1).is_some_and(|first| {
+        let first = first.to_string_lossy();
+        first.starts_with('-')
+            && !matches!(first.as_ref(), "-h" | "--help" | "-V" | "--version")
+    });
+    if implicit_serve {
+        args.insert(1, OsString::from("serve"));
+    }
+    Cli::parse_from(args)
 }

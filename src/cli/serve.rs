@@ -1,0 +1,469 @@
+//! `metrics-adapter serve`: the flags of prometheus-adapter (names, defaults and forms kept, so
+//! the Helm chart's args work unchanged) and the start-up sequence.
+//!
+//! Flags that configure machinery prometheus-adapter inherits from the Kubernetes apiserver
+//! library and that metrics-adapter does not have (audit logs, profiling, delegated
+//! authentication and authorization …) are accepted so that existing manifests start, and each
+//! one that is set is named in a warning at start-up.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{ArgAction, Args};
+
+use crate::api::discovery::{Apis, Discovery};
+use crate::api::{self, ApiState};
+use crate::kube::{self, Cluster, ClusterOptions};
+use crate::prometheus::{ClientConfig, PrometheusClient, Verb};
+use crate::provider::Provider;
+use crate::registry::{Registry, RegistryOptions};
+use crate::server::tls::{self, TlsOptions};
+use crate::server::{self, ServeOptions};
+use crate::{rules, telemetry};
+
+/// Parse a Go duration (`10m`, `1m30s`, `1.5h`, `500ms`, `0`), as Go's `time.ParseDuration`.
+pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("invalid duration {text:?} (examples: 30s, 1m, 10m0s, 1h)");
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if text.is_empty() || text.starts_with('-') {
+        return Err(invalid());
+    }
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(invalid)?;
+        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(invalid()),
+        };
+        rest = &rest[unit_len..];
+        total += number * scale;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+/// Where and how to reach Prometheus.
+#[derive(Debug, Clone, Args)]
+pub struct PrometheusArgs {
+    /// URL of the Prometheus API; a path (`http://host/prometheus/`) is kept.
+    #[arg(long, default_value = "https://localhost")]
+    pub prometheus_url: reqwest::Url,
+    /// Use the pod's service account (CA and token) to talk to Prometheus.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
+    pub prometheus_auth_incluster: bool,
+    /// A kubeconfig whose CA, client certificate and token are used to talk to Prometheus.
+    #[arg(long, value_name = "FILE")]
+    pub prometheus_auth_config: Option<PathBuf>,
+    /// CA bundle to verify Prometheus' serving certificate.
+    #[arg(long, value_name = "FILE")]
+    pub prometheus_ca_file: Option<PathBuf>,
+    /// Client certificate for mutual TLS with Prometheus (with the key).
+    #[arg(long, value_name = "FILE", requires = "prometheus_client_tls_key_file")]
+    pub prometheus_client_tls_cert_file: Option<PathBuf>,
+    /// Client key for mutual TLS with Prometheus (with the certificate).
+    #[arg(long, value_name = "FILE", requires = "prometheus_client_tls_cert_file")]
+    pub prometheus_client_tls_key_file: Option<PathBuf>,
+    /// File holding a bearer token for Prometheus; re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub prometheus_token_file: Option<PathBuf>,
+    /// A header to send to Prometheus, `name=value` (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", action = ArgAction::Append)]
+    pub prometheus_header: Vec<String>,
+    /// HTTP verb for API calls: POST (the default; no URL length limit) or GET.
+    #[arg(long, default_value = "POST", value_parser = parse_verb)]
+    pub prometheus_verb: Verb,
+    /// Timeout of one call to Prometheus; keep it below the API server's.
+    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    pub prometheus_timeout: Duration,
+}
+
+fn parse_verb(text: &str) -> Result<Verb, String> {
+    match text {
+        "GET" => Ok(Verb::Get),
+        "POST" => Ok(Verb::Post),
+        other => Err(format!(
+            "unsupported Prometheus HTTP verb {other:?}; supported verbs: \"GET\" and \"POST\""
+        )),
+    }
+}
+
+/// The HTTPS listener.
+#[derive(Debug, Clone, Args)]
+pub struct ServingArgs {
+    /// Port to serve HTTPS on.
+    #[arg(long, default_value_t = 443)]
+    pub secure_port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: IpAddr,
+    /// Directory for the self-signed certificate made when no --tls-cert-file is given.
+    #[arg(long, value_name = "DIR", default_value = "apiserver.local.config/certificates")]
+    pub cert_dir: PathBuf,
+    /// Serving certificate (PEM, chain allowed).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// Serving key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// Allowed TLS 1.2 cipher suites, Go names, comma-separated.
+    #[arg(long, value_name = "SUITES", value_delimiter = ',')]
+    pub tls_cipher_suites: Vec<String>,
+    /// Minimum TLS version: VersionTLS12 or VersionTLS13.
+    #[arg(long, value_name = "VERSION")]
+    pub tls_min_version: Option<String>,
+    /// Serve HTTP/1.1 only.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
+    pub disable_http2: bool,
+    /// Concurrent HTTP/2 streams per connection (0: library default).
+    #[arg(long, default_value_t = 0)]
+    pub http2_max_streams_per_connection: u32,
+}
+
+/// Logging.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// Verbosity, as klog's: 0-2 info, 3-5 debug, 6 and more every Prometheus call.
+    #[arg(long = "v", short = 'v', default_value_t = 0)]
+    pub verbosity: u8,
+    /// Accepted for compatibility; logs always go to stderr.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = true)]
+    pub logtostderr: bool,
+}
+
+/// Flags of prometheus-adapter's apiserver library that do nothing here: name, whether it takes
+/// a value, and why it has no effect.
+const INERT_FLAGS: &[(&str, bool, &str)] = &[
+    ("discovery-interval", true, "unused by prometheus-adapter too"),
+    ("client-qps", true, "objects come from watch caches, not per-request lists"),
+    ("client-burst", true, "objects come from watch caches, not per-request lists"),
+    ("tls-sni-cert-key", true, "SNI certificates are not supported"),
+    ("permit-port-sharing", false, "not supported"),
+    ("permit-address-sharing", false, "not supported"),
+    ("authentication-kubeconfig", true, "delegated authentication is not implemented"),
+    ("authentication-skip-lookup", false, "delegated authentication is not implemented"),
+    ("authentication-token-webhook-cache-ttl", true, "delegated authentication is not implemented"),
+    ("authentication-tolerate-lookup-failure", false, "delegated authentication is not implemented"),
+    ("client-ca-file", true, "delegated authentication is not implemented"),
+    ("requestheader-client-ca-file", true, "delegated authentication is not implemented"),
+    ("requestheader-allowed-names", true, "delegated authentication is not implemented"),
+    ("requestheader-username-headers", true, "delegated authentication is not implemented"),
+    ("requestheader-group-headers", true, "delegated authentication is not implemented"),
+    ("requestheader-extra-headers-prefix", true, "delegated authentication is not implemented"),
+    ("authorization-kubeconfig", true, "delegated authorization is not implemented"),
+    ("authorization-always-allow-paths", true, "delegated authorization is not implemented"),
+    ("authorization-webhook-cache-authorized-ttl", true, "delegated authorization is not implemented"),
+    ("authorization-webhook-cache-unauthorized-ttl", true, "delegated authorization is not implemented"),
+    ("audit-policy-file", true, "audit logging is not implemented"),
+    ("audit-log-path", true, "audit logging is not implemented"),
+    ("audit-log-maxage", true, "audit logging is not implemented"),
+    ("audit-log-maxbackup", true, "audit logging is not implemented"),
+    ("audit-log-maxsize", true, "audit logging is not implemented"),
+    ("audit-log-format", true, "audit logging is not implemented"),
+    ("audit-log-mode", true, "audit logging is not implemented"),
+    ("audit-log-compress", false, "audit logging is not implemented"),
+    ("audit-log-version", true, "audit logging is not implemented"),
+    ("audit-webhook-config-file", true, "audit logging is not implemented"),
+    ("audit-webhook-mode", true, "audit logging is not implemented"),
+    ("audit-webhook-initial-backoff", true, "audit logging is not implemented"),
+    ("audit-webhook-version", true, "audit logging is not implemented"),
+    ("profiling", false, "profiling endpoints are not served"),
+    ("contention-profiling", false, "profiling endpoints are not served"),
+    ("debug-socket-path", true, "profiling endpoints are not served"),
+    ("enable-priority-and-fairness", false, "not implemented"),
+    ("vmodule", true, "per-module verbosity is not supported; use RUST_LOG"),
+    ("log-flush-frequency", true, "logs are not buffered"),
+    ("alsologtostderr", false, "logs always go to stderr"),
+];
+
+/// The inert flags that were given, by name.
+#[derive(Debug, Clone, Default)]
+pub struct InertFlags(pub BTreeMap<&'static str, String>);
+
+impl clap::FromArgMatches for InertFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut set = BTreeMap::new();
+        for (name, _, _) in INERT_FLAGS {
+            if matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine) {
+                let values: Vec<String> = matches
+                    .get_many::<String>(name)
+                    .map(|v| v.cloned().collect())
+                    .unwrap_or_default();
+                set.insert(*name, values.join(","));
+            }
+        }
+        Ok(InertFlags(set))
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for InertFlags {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        INERT_FLAGS.iter().fold(cmd, |cmd, (name, takes_value, why)| {
+            let arg = clap::Arg::new(*name)
+                .long(*name)
+                .hide(true)
+                .help(format!("accepted for compatibility; has no effect ({why})"))
+                .action(ArgAction::Append);
+            let arg = if *takes_value {
+                arg.num_args(1)
+            } else {
+                arg.num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value("true")
+            };
+            cmd.arg(arg)
+        })
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+/// Flags of `serve` (also the flags the binary takes without a subcommand).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// The rules file (prometheus-adapter's format).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// How often to relist the series of every rule.
+    #[arg(long, default_value = "10m", value_parser = parse_go_duration)]
+    pub metrics_relist_interval: Duration,
+    /// How far back a series counts as live (default: the relist interval).
+    #[arg(long, default_value = "0", value_parser = parse_go_duration)]
+    pub metrics_max_age: Duration,
+    /// On a request for an unknown metric, list its rules' series at most this often (0: never).
+    #[arg(long, default_value = "5s", value_parser = parse_go_duration)]
+    pub metrics_on_miss_interval: Duration,
+    /// Kubeconfig for reading resources and objects (in-cluster configuration when empty).
+    #[arg(long, value_name = "FILE")]
+    pub lister_kubeconfig: Option<PathBuf>,
+    /// How long shutdown waits for in-flight requests.
+    #[arg(long, default_value = "30s", value_parser = parse_go_duration)]
+    pub shutdown_drain_timeout: Duration,
+    #[command(flatten)]
+    pub prometheus: PrometheusArgs,
+    #[command(flatten)]
+    pub serving: ServingArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(flatten)]
+    pub inert: InertFlags,
+}
+
+/// Why the server did not start; the message names the flag or file to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A flag value cannot work.
+    #[error("{0}")]
+    Flag(String),
+    /// The rules file was refused.
+    #[error("unable to load metrics discovery config:\n{0}")]
+    Rules(#[from] rules::LoadError),
+    /// Prometheus client settings.
+    #[error(transparent)]
+    Prometheus(#[from] crate::prometheus::ConfigError),
+    /// The cluster cannot be reached.
+    #[error(transparent)]
+    Cluster(#[from] kube::Error),
+    /// TLS settings.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> {
+    if args.prometheus_auth_incluster && args.prometheus_auth_config.is_some() {
+        return Err(StartError::Flag(
+            "--prometheus-auth-incluster: may not use both in-cluster auth and an explicit kubeconfig at the same time".into(),
+        ));
+    }
+    if args.prometheus_auth_config.is_some() {
+        return Err(StartError::Flag(
+            "--prometheus-auth-config: kubeconfig-based Prometheus authentication is not supported; use --prometheus-token-file, --prometheus-ca-file and --prometheus-client-tls-cert-file/--prometheus-client-tls-key-file".into(),
+        ));
+    }
+    let headers = args
+        .prometheus_header
+        .iter()
+        .map(|h| match h.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (h.clone(), String::new()),
+        })
+        .collect();
+    let mut config = ClientConfig {
+        url: args.prometheus_url.clone(),
+        verb: args.prometheus_verb,
+        headers,
+        token_file: args.prometheus_token_file.clone(),
+        ca_file: args.prometheus_ca_file.clone(),
+        client_cert: args
+            .prometheus_client_tls_cert_file
+            .clone()
+            .zip(args.prometheus_client_tls_key_file.clone()),
+        timeout: args.prometheus_timeout,
+        max_response_bytes: 512 << 20,
+    };
+    if args.prometheus_auth_incluster {
+        config.ca_file.get_or_insert_with(|| PathBuf::from(SERVICE_ACCOUNT).join("ca.crt"));
+        config
+            .token_file
+            .get_or_insert_with(|| PathBuf::from(SERVICE_ACCOUNT).join("token"));
+    }
+    Ok(config)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn termination() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+    }
+}
+
+/// Start the server and run until SIGTERM; returns after draining.
+pub async fn run(args: ServeArgs) -> Result<(), StartError> {
+    telemetry::init_logging(args.log.verbosity);
+    for (name, value) in &args.inert.0 {
+        let why = INERT_FLAGS
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map_or("", |(_, _, why)| why);
+        tracing::warn!(flag = %format!("--{name}"), %value, "flag accepted for compatibility but has no effect: {why}");
+    }
+    let prometheus = PrometheusClient::new(prometheus_config(&args.prometheus)?)?;
+    let config = args.config.as_ref().ok_or_else(|| {
+        StartError::Flag(
+            "--config: no metrics discovery configuration file specified (make sure to use --config)"
+                .into(),
+        )
+    })?;
+    let rules = Arc::new(rules::load(config)?);
+    for warning in &rules.warnings {
+        tracing::warn!("{}:{warning}", config.display());
+    }
+    let max_age = if args.metrics_max_age.is_zero() {
+        args.metrics_relist_interval
+    } else {
+        args.metrics_max_age
+    };
+    if !rules.custom.is_empty() && max_age < args.metrics_relist_interval {
+        return Err(StartError::Flag(
+            "--metrics-max-age: max age must not be less than relist interval".into(),
+        ));
+    }
+    let client = kube::client(args.lister_kubeconfig.as_deref()).await?;
+    let cluster = Cluster::connect(client, ClusterOptions::default()).await?;
+    let discovery = Discovery::new(Apis {
+        custom: !rules.custom.is_empty(),
+        external: !rules.external.is_empty(),
+        resource: rules.resource.is_some(),
+    });
+    let listener_docs = discovery.clone();
+    let registry = Arc::new(Registry::new(
+        rules.clone(),
+        prometheus.clone(),
+        RegistryOptions {
+            max_age,
+            on_miss_interval: args.metrics_on_miss_interval,
+        },
+        Box::new(move |snapshot| listener_docs.update(snapshot)),
+    ));
+    let provider = Provider::new(registry.clone(), cluster.clone(), prometheus);
+    let ready_registry = registry.clone();
+    let state = Arc::new(ApiState {
+        provider,
+        discovery,
+        ready: Box::new(move || ready_registry.listed_once()),
+    });
+    let relist = {
+        let registry = registry.clone();
+        let cluster = cluster.clone();
+        let interval = args.metrics_relist_interval;
+        tokio::spawn(async move { registry.run(interval, || cluster.catalog()).await })
+    };
+    let tls = tls::server_config(&TlsOptions {
+        cert_file: args.serving.tls_cert_file.clone(),
+        key_file: args.serving.tls_private_key_file.clone(),
+        cert_dir: args.serving.cert_dir.clone(),
+        min_version: args.serving.tls_min_version.clone(),
+        cipher_suites: args.serving.tls_cipher_suites.clone(),
+        disable_http2: args.serving.disable_http2,
+    })?;
+    let address = SocketAddr::new(args.serving.bind_address, args.serving.secure_port);
+    let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
+        StartError::Flag(format!(
+            "--secure-port/--bind-address: cannot listen on {address}: {e}"
+        ))
+    })?;
+    tracing::info!(%address, prometheus = %args.prometheus.prometheus_url, "serving");
+    server::serve(
+        listener,
+        tls,
+        api::router(state),
+        ServeOptions {
+            http2_max_streams: args.serving.http2_max_streams_per_connection,
+            drain_timeout: args.shutdown_drain_timeout,
+        },
+        termination(),
+    )
+    .await;
+    relist.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        let ok = [
+            ("0", 0.0),
+            ("10m", 600.0),
+            ("10m0s", 600.0),
+            ("1m30s", 90.0),
+            ("1.5h", 5400.0),
+            ("500ms", 0.5),
+            ("2h45m", 9900.0),
+            ("1us", 1e-6),
+        ];
+        for (text, secs) in ok {
+            assert_eq!(parse_go_duration(text), Ok(Duration::from_secs_f64(secs)), "{text}");
+        }
+        for bad in ["", "5", "-1m", "1d", "m", "1m1", "abc"] {
+            assert!(parse_go_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+}
