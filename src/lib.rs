@@ -6,4 +6,5 @@
 //! `quantity`) does no I/O.
 
 pub mod promql;
+pub mod quantity;
 pub mod selector;
