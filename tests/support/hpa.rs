@@ -16,7 +16,7 @@ pub mod wire;
 use std::future::Future;
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::autoscaling::v1::Scale;
+use k8s_openapi::api::autoscaling::v1::{Scale, ScaleSpec, ScaleStatus};
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, MetricSpec, MetricTarget,
 };
@@ -91,14 +91,16 @@ pub struct InMemoryCluster {
 impl InMemoryCluster {
     /// A target with `replicas` (spec and status) selecting pods by `selector`.
     pub fn new(replicas: i32, selector: &str) -> InMemoryCluster {
-        let mut scale = Scale::default();
-        scale.spec = Some(k8s_openapi::api::autoscaling::v1::ScaleSpec {
-            replicas: Some(replicas),
-        });
-        scale.status = Some(k8s_openapi::api::autoscaling::v1::ScaleStatus {
-            replicas,
-            selector: Some(selector.to_owned()),
-        });
+        let scale = Scale {
+            spec: Some(ScaleSpec {
+                replicas: Some(replicas),
+            }),
+            status: Some(ScaleStatus {
+                replicas,
+                selector: Some(selector.to_owned()),
+            }),
+            ..Scale::default()
+        };
         InMemoryCluster {
             scale,
             pods: Vec::new(),
@@ -241,7 +243,7 @@ pub struct MetricOutcome {
     /// The controller's name for it (`pods metric http_requests`, `Deployment metric qps`,
     /// `external metric queue_depth`, `cpu resource utilization (percentage of request)`).
     pub description: String,
-    /// The requests made for it (path and query, as sent).
+    /// The requests made for it (path and query, as sent), not counting discovery.
     pub requests: Vec<String>,
     /// The values read, by described object name, pod name, or external labels, in milli-units.
     pub values: Vec<(String, i64)>,
@@ -273,6 +275,10 @@ pub struct SyncOutcome {
     /// The error the controller reports for this sync, if any.
     pub error: Option<String>,
 }
+
+/// Where the custom metrics version is discovered (kube-apiserver's `/apis`, here the metrics
+/// server's).
+const DISCOVERY_PATH: &str = "/apis";
 
 /// Everything one sync needs about the target.
 struct Target {
@@ -491,7 +497,7 @@ impl HpaSimulator {
         {
             return Ok(version);
         }
-        let body = self.get("/apis").await?;
+        let body = self.get(DISCOVERY_PATH).await?;
         let version = wire::preferred_custom_metrics_version(&body)?;
         self.discovered = Some((version, now));
         Ok(version)
@@ -525,7 +531,11 @@ impl HpaSimulator {
             }
             other => Err(format!("unknown metric source type {other:?}")),
         };
-        outcome.requests = self.requests[first_request..].to_vec();
+        outcome.requests = self.requests[first_request..]
+            .iter()
+            .filter(|r| *r != DISCOVERY_PATH)
+            .cloned()
+            .collect();
         outcome
     }
 

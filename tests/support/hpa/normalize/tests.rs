@@ -18,7 +18,8 @@ fn legacy_stabilization_keeps_the_highest_recent_recommendation() {
     // Go: TestNormalizeDesiredReplicas, every row: (history, proposal, stabilized, history
     // length afterwards). Expired entries (older than 5 min) are ignored and the last of them
     // is overwritten by the new recommendation.
-    let rows: [(&[(i32, Timestamp)], i32, i32, usize); 5] = [
+    type Row<'a> = (&'a [(i32, Timestamp)], i32, i32, usize);
+    let rows: [Row; 5] = [
         // "empty log"
         (&[], 5, 5, 1),
         // "stabilize": max(4, 5, 3) = 5
