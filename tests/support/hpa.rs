@@ -380,13 +380,16 @@ impl HpaSimulator {
                 outcome.error = Some("selector is required".into());
                 return Ok(outcome);
             }
-            if let Err(e) = Selector::parse(&selector) {
-                outcome.reason = "InvalidSelector".into();
-                outcome.error = Some(format!(
-                    "couldn't convert selector into a corresponding internal selector object: {e}"
-                ));
-                return Ok(outcome);
-            }
+            let parsed = match Selector::parse(&selector) {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    outcome.reason = "InvalidSelector".into();
+                    outcome.error = Some(format!(
+                        "couldn't convert selector into a corresponding internal selector object: {e}"
+                    ));
+                    return Ok(outcome);
+                }
+            };
             let pods = cluster
                 .pods(&namespace, &selector)
                 .await?
@@ -399,7 +402,8 @@ impl HpaSimulator {
             calc.initial_readiness_delay = self.config.initial_readiness_delay;
             let target = Target {
                 namespace: namespace.clone(),
-                pod_selector: selector,
+                // Requests carry the parsed selector printed again (`Selector.String()`).
+                pod_selector: parsed.to_string(),
                 spec_replicas: current,
                 status_replicas: status.replicas,
                 pods,
@@ -555,7 +559,7 @@ impl HpaSimulator {
         outcome.description = format!("pods metric {name}");
         let metric_selector =
             wire::selector_string(source.metric.selector.as_ref()).map_err(fail)?;
-        let target_value = target_milli(&source.target, "AverageValue").map_err(fail)?;
+        let target_value = average_value_milli(&source.target).map_err(fail)?;
         let unable = |e: String| fail(format!("unable to get metric {name}: {e}"));
         let version = self.custom_metrics_version(now).await.map_err(unable)?;
         let path = wire::pods_metric_request(
@@ -817,13 +821,13 @@ impl HpaSimulator {
     }
 }
 
-/// `MetricTarget.averageValue` (or `value`) as milli-units.
-fn target_milli(target: &MetricTarget, kind: &str) -> Result<i64, String> {
-    let q = match kind {
-        "AverageValue" => target.average_value.as_ref(),
-        _ => target.value.as_ref(),
-    };
-    q.ok_or_else(|| format!("the target has no {kind}"))
+/// `MetricTarget.averageValue` as milli-units (read whatever the target's `type` says, as the
+/// controller does for Pods metrics).
+fn average_value_milli(target: &MetricTarget) -> Result<i64, String> {
+    target
+        .average_value
+        .as_ref()
+        .ok_or_else(|| "the target has no averageValue".to_owned())
         .and_then(milli)
 }
 

@@ -797,3 +797,50 @@ status:
         Some((1_i64 << 30) * 1000)
     );
 }
+
+#[tokio::test]
+async fn the_pod_selector_is_sent_as_apimachinery_prints_it() {
+    let values = custom_v1beta2(&[("Pod", "web-0", "500m")]);
+    let (base, _) = serve(vec![
+        ("/apis", 200, apis("v1beta2")),
+        (PODS_PATH, 200, values),
+    ])
+    .await;
+    let mut c = InMemoryCluster::new(1, " app in ( web , other ) ");
+    c.pods = vec![pod("web-0", "web", "200m")];
+    let mut sim = HpaSimulator::new(&base).unwrap();
+    let outcome = sim.sync(&hpa(PODS_HPA), &c, t(NOW)).await.unwrap();
+    assert_eq!(
+        outcome.metrics[0].requests,
+        vec![format!(
+            "{PODS_PATH}?labelSelector=app+in+%28other%2Cweb%29&metricLabelSelector=verb%3DGET"
+        )]
+    );
+    // 500m against 500m: on target, keep 1.
+    assert_eq!(outcome.desired_replicas, 1);
+}
+
+#[tokio::test]
+async fn an_hpas_own_tolerance_replaces_the_controllers() {
+    // Two pods at 700m against 500m: ratio 1.4.
+    let values = custom_v1beta2(&[("Pod", "web-0", "700m"), ("Pod", "web-1", "700m")]);
+    let (base, _) = serve(vec![
+        ("/apis", 200, apis("v1beta2")),
+        (PODS_PATH, 200, values),
+    ])
+    .await;
+    let c = cluster(2, 2);
+    // With the default 0.1: ceil(1.4 × 2) = 3.
+    let mut sim = HpaSimulator::new(&base).unwrap();
+    let default = sim.sync(&hpa(PODS_HPA), &c, t(NOW)).await.unwrap();
+    assert_eq!(default.desired_replicas, 3);
+    // With scaleUp.tolerance 0.5, 1.4 is inside [0.9, 1.5]: keep 2.
+    let yaml = format!("{PODS_HPA}  behavior:\n    scaleUp: {{tolerance: 500m}}\n");
+    let mut sim = HpaSimulator::new(&base).unwrap();
+    let tolerant = sim.sync(&hpa(&yaml), &c, t(NOW)).await.unwrap();
+    assert_eq!(
+        tolerant.metrics[0].result.as_ref().map(|p| p.replicas),
+        Ok(2)
+    );
+    assert_eq!(tolerant.desired_replicas, 2);
+}
