@@ -3,6 +3,7 @@
 
 pub mod exporter;
 pub mod harness;
+pub mod hpa;
 pub mod kube;
 pub mod prometheus;
 pub mod redis;
