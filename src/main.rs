@@ -21,7 +21,10 @@ fn main() -> ExitCode {
             // One TLS provider for kube, reqwest and the server; an error means one is
             // already installed, which is what we want.
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("cannot start the async runtime: {e}");

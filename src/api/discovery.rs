@@ -187,7 +187,10 @@ mod tests {
     #[test]
     fn only_configured_groups_are_installed() {
         let none = Discovery::new(Apis::default());
-        assert_eq!(text(&none, "/apis"), r#"{"kind":"APIGroupList","apiVersion":"v1","groups":[]}"#);
+        assert_eq!(
+            text(&none, "/apis"),
+            r#"{"kind":"APIGroupList","apiVersion":"v1","groups":[]}"#
+        );
         assert!(none.get("/apis/custom.metrics.k8s.io/v1beta1").is_none());
 
         let all = Discovery::new(Apis {

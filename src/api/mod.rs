@@ -118,6 +118,27 @@ fn health(path: &str, ready: bool) -> Option<Response> {
     }
 }
 
+/// `/version`, as an apiserver answers it. kubectl's version dispatcher asks it first; the
+/// Kubernetes version is the API level whose wire formats we serve.
+fn version_info() -> serde_json::Value {
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    serde_json::json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": concat!("v", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": format!("{}/{arch}", std::env::consts::OS),
+    })
+}
+
 async fn handle(
     State(state): State<Arc<ApiState>>,
     method: Method,
@@ -127,6 +148,9 @@ async fn handle(
     let path = uri.path();
     if let Some(response) = health(path, (state.ready)()) {
         return response;
+    }
+    if path == "/version" {
+        return json_response(StatusCode::OK, encode(&version_info(), true));
     }
     let params = Params::parse(uri.query());
     let pretty = wants_pretty(&params, &headers);

@@ -135,8 +135,7 @@ fn custom(version: CustomVersion, rest: &[&str], params: &Params) -> Result<Rout
         [resource, name, metric] => (None, *resource, *name, *metric),
         _ => return Err(ApiError::NoRoute),
     };
-    if [resource, name, metric].iter().any(|s| s.is_empty())
-        || namespace.is_some_and(str::is_empty)
+    if [resource, name, metric].iter().any(|s| s.is_empty()) || namespace.is_some_and(str::is_empty)
     {
         return Err(ApiError::NoRoute);
     }
@@ -198,11 +197,17 @@ mod tests {
         assert_eq!(route("/apis/"), Ok(Route::Discovery("/apis".into())));
         assert_eq!(
             route("/apis/custom.metrics.k8s.io/v1beta2"),
-            Ok(Route::Discovery("/apis/custom.metrics.k8s.io/v1beta2".into()))
+            Ok(Route::Discovery(
+                "/apis/custom.metrics.k8s.io/v1beta2".into()
+            ))
         );
         let none = Apis::default();
         assert_eq!(
-            parse("/apis/custom.metrics.k8s.io/v1beta1", &Params::default(), none),
+            parse(
+                "/apis/custom.metrics.k8s.io/v1beta1",
+                &Params::default(),
+                none
+            ),
             Err(ApiError::NoRoute)
         );
         assert_eq!(route("/apis/apps/v1"), Err(ApiError::NoRoute));
@@ -210,7 +215,9 @@ mod tests {
 
     #[test]
     fn every_custom_route() {
-        let (v, r) = custom("/apis/custom.metrics.k8s.io/v1beta1/namespaces/default/pods/%2A/http_requests?labelSelector=app%3Dweb%2Ctier+in+%28a%2Cb%29");
+        let (v, r) = custom(
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/default/pods/%2A/http_requests?labelSelector=app%3Dweb%2Ctier+in+%28a%2Cb%29",
+        );
         assert_eq!(v, CustomVersion::V1Beta1);
         assert_eq!(r.namespace.as_deref(), Some("default"));
         assert_eq!(r.resource, "pods");
@@ -218,41 +225,68 @@ mod tests {
         assert_eq!(r.metric, "http_requests");
         assert_eq!(r.label_selector.to_string(), "app=web,tier in (a,b)");
 
-        let (v, r) = custom("/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/deployments.apps/web/m?metricLabelSelector=verb%3DGET");
+        let (v, r) = custom(
+            "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/deployments.apps/web/m?metricLabelSelector=verb%3DGET",
+        );
         assert_eq!(v, CustomVersion::V1Beta2);
-        assert_eq!((r.resource.as_str(), r.name.as_deref()), ("deployments.apps", Some("web")));
+        assert_eq!(
+            (r.resource.as_str(), r.name.as_deref()),
+            ("deployments.apps", Some("web"))
+        );
         assert_eq!(r.metric_selector.to_string(), "verb=GET");
 
         let (_, r) = custom("/apis/custom.metrics.k8s.io/v1beta1/nodes/node-1/m");
-        assert_eq!((r.namespace, r.resource.as_str(), r.name.as_deref()), (None, "nodes", Some("node-1")));
+        assert_eq!(
+            (r.namespace, r.resource.as_str(), r.name.as_deref()),
+            (None, "nodes", Some("node-1"))
+        );
 
         let (_, r) = custom("/apis/custom.metrics.k8s.io/v1beta1/nodes/*/m");
         assert_eq!(r.name, None);
 
         let (_, r) = custom("/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/metrics/m");
-        assert_eq!((r.namespace, r.resource.as_str(), r.name.as_deref()), (None, "namespaces", Some("prod")));
+        assert_eq!(
+            (r.namespace, r.resource.as_str(), r.name.as_deref()),
+            (None, "namespaces", Some("prod"))
+        );
 
-        let (_, r) = custom("/apis/custom.metrics.k8s.io/v1beta1/namespaces/*/metrics/m?labelSelector=team%3Dx");
+        let (_, r) = custom(
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/*/metrics/m?labelSelector=team%3Dx",
+        );
         assert_eq!(r.name, None);
         assert_eq!(r.label_selector.to_string(), "team=x");
     }
 
     #[test]
     fn field_selectors_agree_with_names() {
-        let (_, r) = custom("/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/%2A/m?fieldSelector=metadata.name%3Dp1");
+        let (_, r) = custom(
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/%2A/m?fieldSelector=metadata.name%3Dp1",
+        );
         assert_eq!(r.name.as_deref(), Some("p1"));
-        let (_, r) = custom("/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/p1/m?fieldSelector=metadata.name%3D%3Dp1");
+        let (_, r) = custom(
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/p1/m?fieldSelector=metadata.name%3D%3Dp1",
+        );
         assert_eq!(r.name.as_deref(), Some("p1"));
         assert_eq!(
-            route("/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/p1/m?fieldSelector=metadata.name%3Dp2"),
-            Err(ApiError::BadRequest("fieldSelector metadata.name doesn't match requested name".into()))
+            route(
+                "/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/p1/m?fieldSelector=metadata.name%3Dp2"
+            ),
+            Err(ApiError::BadRequest(
+                "fieldSelector metadata.name doesn't match requested name".into()
+            ))
         );
         assert_eq!(
-            route("/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/p1/m?fieldSelector=spec.nodeName%3Dx"),
-            Err(ApiError::BadRequest("field label not supported: spec.nodeName".into()))
+            route(
+                "/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/p1/m?fieldSelector=spec.nodeName%3Dx"
+            ),
+            Err(ApiError::BadRequest(
+                "field label not supported: spec.nodeName".into()
+            ))
         );
         assert!(matches!(
-            route("/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/p1/m?fieldSelector=metadata.name!%3Dx"),
+            route(
+                "/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/p1/m?fieldSelector=metadata.name!%3Dx"
+            ),
             Err(ApiError::BadRequest(_))
         ));
     }
@@ -273,20 +307,26 @@ mod tests {
         ] {
             assert_eq!(route(path), Err(ApiError::NoRoute), "{path}");
         }
-        let err = route("/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/*/m?labelSelector=%3D%3D").unwrap_err();
+        let err =
+            route("/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/*/m?labelSelector=%3D%3D")
+                .unwrap_err();
         assert_eq!(
             err,
             ApiError::BadRequest("unable to parse labelSelector: found '==' at offset 0, expected: !, identifier, or 'end of string'".into())
         );
         assert!(matches!(
-            route("/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/*/m?metricLabelSelector=a%3E"),
+            route(
+                "/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/*/m?metricLabelSelector=a%3E"
+            ),
             Err(ApiError::BadRequest(_))
         ));
     }
 
     #[test]
     fn params_take_the_first_value_and_pretty() {
-        let p = Params::parse(Some("labelSelector=a%3D1&labelSelector=b%3D2&pretty=true&x=y"));
+        let p = Params::parse(Some(
+            "labelSelector=a%3D1&labelSelector=b%3D2&pretty=true&x=y",
+        ));
         assert_eq!(p.label_selector.as_deref(), Some("a=1"));
         assert!(p.pretty);
         assert_eq!(Params::parse(None), Params::default());

@@ -239,18 +239,31 @@ mod tests {
 
     #[test]
     fn custom_metric_lists_in_both_versions() {
-        let v1 = String::from_utf8(metric_value_list(CustomVersion::V1Beta1, &[value(None)], false)).unwrap();
+        let v1 = String::from_utf8(metric_value_list(
+            CustomVersion::V1Beta1,
+            &[value(None)],
+            false,
+        ))
+        .unwrap();
         assert_eq!(
             v1,
             r#"{"kind":"MetricValueList","apiVersion":"custom.metrics.k8s.io/v1beta1","metadata":{},"items":[{"describedObject":{"kind":"Pod","namespace":"default","name":"p1","apiVersion":"v1"},"metricName":"http_requests_per_second","timestamp":"2026-11-22T09:17:28Z","value":"500m","selector":null}]}"#
         );
-        let sel = crate::selector::Selector::parse("job=x").unwrap().to_label_selector();
-        let v2 = String::from_utf8(metric_value_list(CustomVersion::V1Beta2, &[value(sel)], false)).unwrap();
+        let sel = crate::selector::Selector::parse("job=x")
+            .unwrap()
+            .to_label_selector();
+        let v2 = String::from_utf8(metric_value_list(
+            CustomVersion::V1Beta2,
+            &[value(sel)],
+            false,
+        ))
+        .unwrap();
         assert_eq!(
             v2,
             r#"{"kind":"MetricValueList","apiVersion":"custom.metrics.k8s.io/v1beta2","metadata":{},"items":[{"describedObject":{"kind":"Pod","namespace":"default","name":"p1","apiVersion":"v1"},"metric":{"name":"http_requests_per_second","selector":{"matchLabels":{"job":"x"}}},"timestamp":"2026-11-22T09:17:28Z","value":"500m"}]}"#
         );
-        let empty = String::from_utf8(metric_value_list(CustomVersion::V1Beta2, &[], false)).unwrap();
+        let empty =
+            String::from_utf8(metric_value_list(CustomVersion::V1Beta2, &[], false)).unwrap();
         assert!(empty.ends_with(r#""items":[]}"#), "{empty}");
     }
 

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 
 /// A Kubernetes custom, external and resource metrics API server backed by Prometheus.
 #[derive(Debug, Parser)]
-#[command(name = "metrics-adapter", version, about)]
+#[command(name = "metrics-adapter", version, about, args_override_self = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -38,8 +38,7 @@ where
     let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let implicit_serve = args.get(1).is_some_and(|first| {
         let first = first.to_string_lossy();
-        first.starts_with('-')
-            && !matches!(first.as_ref(), "-h" | "--help" | "-V" | "--version")
+        first.starts_with('-') && !matches!(first.as_ref(), "-h" | "--help" | "-V" | "--version")
     });
     if implicit_serve {
         args.insert(1, OsString::from("serve"));

@@ -78,7 +78,11 @@ pub struct PrometheusArgs {
     #[arg(long, value_name = "FILE", requires = "prometheus_client_tls_key_file")]
     pub prometheus_client_tls_cert_file: Option<PathBuf>,
     /// Client key for mutual TLS with Prometheus (with the certificate).
-    #[arg(long, value_name = "FILE", requires = "prometheus_client_tls_cert_file")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "prometheus_client_tls_cert_file"
+    )]
     pub prometheus_client_tls_key_file: Option<PathBuf>,
     /// File holding a bearer token for Prometheus; re-read when it changes.
     #[arg(long, value_name = "FILE")]
@@ -114,7 +118,11 @@ pub struct ServingArgs {
     #[arg(long, default_value = "0.0.0.0")]
     pub bind_address: IpAddr,
     /// Directory for the self-signed certificate made when no --tls-cert-file is given.
-    #[arg(long, value_name = "DIR", default_value = "apiserver.local.config/certificates")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "apiserver.local.config/certificates"
+    )]
     pub cert_dir: PathBuf,
     /// Serving certificate (PEM, chain allowed).
     #[arg(long, value_name = "FILE")]
@@ -150,44 +158,164 @@ pub struct LogArgs {
 /// Flags of prometheus-adapter's apiserver library that do nothing here: name, whether it takes
 /// a value, and why it has no effect.
 const INERT_FLAGS: &[(&str, bool, &str)] = &[
-    ("discovery-interval", true, "unused by prometheus-adapter too"),
-    ("client-qps", true, "objects come from watch caches, not per-request lists"),
-    ("client-burst", true, "objects come from watch caches, not per-request lists"),
-    ("tls-sni-cert-key", true, "SNI certificates are not supported"),
+    (
+        "discovery-interval",
+        true,
+        "unused by prometheus-adapter too",
+    ),
+    (
+        "client-qps",
+        true,
+        "objects come from watch caches, not per-request lists",
+    ),
+    (
+        "client-burst",
+        true,
+        "objects come from watch caches, not per-request lists",
+    ),
+    (
+        "tls-sni-cert-key",
+        true,
+        "SNI certificates are not supported",
+    ),
     ("permit-port-sharing", false, "not supported"),
     ("permit-address-sharing", false, "not supported"),
-    ("authentication-kubeconfig", true, "delegated authentication is not implemented"),
-    ("authentication-skip-lookup", false, "delegated authentication is not implemented"),
-    ("authentication-token-webhook-cache-ttl", true, "delegated authentication is not implemented"),
-    ("authentication-tolerate-lookup-failure", false, "delegated authentication is not implemented"),
-    ("client-ca-file", true, "delegated authentication is not implemented"),
-    ("requestheader-client-ca-file", true, "delegated authentication is not implemented"),
-    ("requestheader-allowed-names", true, "delegated authentication is not implemented"),
-    ("requestheader-username-headers", true, "delegated authentication is not implemented"),
-    ("requestheader-group-headers", true, "delegated authentication is not implemented"),
-    ("requestheader-extra-headers-prefix", true, "delegated authentication is not implemented"),
-    ("authorization-kubeconfig", true, "delegated authorization is not implemented"),
-    ("authorization-always-allow-paths", true, "delegated authorization is not implemented"),
-    ("authorization-webhook-cache-authorized-ttl", true, "delegated authorization is not implemented"),
-    ("authorization-webhook-cache-unauthorized-ttl", true, "delegated authorization is not implemented"),
-    ("audit-policy-file", true, "audit logging is not implemented"),
+    (
+        "authentication-kubeconfig",
+        true,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "authentication-skip-lookup",
+        false,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "authentication-token-webhook-cache-ttl",
+        true,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "authentication-tolerate-lookup-failure",
+        false,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "client-ca-file",
+        true,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "requestheader-client-ca-file",
+        true,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "requestheader-allowed-names",
+        true,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "requestheader-username-headers",
+        true,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "requestheader-group-headers",
+        true,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "requestheader-extra-headers-prefix",
+        true,
+        "delegated authentication is not implemented",
+    ),
+    (
+        "authorization-kubeconfig",
+        true,
+        "delegated authorization is not implemented",
+    ),
+    (
+        "authorization-always-allow-paths",
+        true,
+        "delegated authorization is not implemented",
+    ),
+    (
+        "authorization-webhook-cache-authorized-ttl",
+        true,
+        "delegated authorization is not implemented",
+    ),
+    (
+        "authorization-webhook-cache-unauthorized-ttl",
+        true,
+        "delegated authorization is not implemented",
+    ),
+    (
+        "audit-policy-file",
+        true,
+        "audit logging is not implemented",
+    ),
     ("audit-log-path", true, "audit logging is not implemented"),
     ("audit-log-maxage", true, "audit logging is not implemented"),
-    ("audit-log-maxbackup", true, "audit logging is not implemented"),
-    ("audit-log-maxsize", true, "audit logging is not implemented"),
+    (
+        "audit-log-maxbackup",
+        true,
+        "audit logging is not implemented",
+    ),
+    (
+        "audit-log-maxsize",
+        true,
+        "audit logging is not implemented",
+    ),
     ("audit-log-format", true, "audit logging is not implemented"),
     ("audit-log-mode", true, "audit logging is not implemented"),
-    ("audit-log-compress", false, "audit logging is not implemented"),
-    ("audit-log-version", true, "audit logging is not implemented"),
-    ("audit-webhook-config-file", true, "audit logging is not implemented"),
-    ("audit-webhook-mode", true, "audit logging is not implemented"),
-    ("audit-webhook-initial-backoff", true, "audit logging is not implemented"),
-    ("audit-webhook-version", true, "audit logging is not implemented"),
+    (
+        "audit-log-compress",
+        false,
+        "audit logging is not implemented",
+    ),
+    (
+        "audit-log-version",
+        true,
+        "audit logging is not implemented",
+    ),
+    (
+        "audit-webhook-config-file",
+        true,
+        "audit logging is not implemented",
+    ),
+    (
+        "audit-webhook-mode",
+        true,
+        "audit logging is not implemented",
+    ),
+    (
+        "audit-webhook-initial-backoff",
+        true,
+        "audit logging is not implemented",
+    ),
+    (
+        "audit-webhook-version",
+        true,
+        "audit logging is not implemented",
+    ),
     ("profiling", false, "profiling endpoints are not served"),
-    ("contention-profiling", false, "profiling endpoints are not served"),
-    ("debug-socket-path", true, "profiling endpoints are not served"),
+    (
+        "contention-profiling",
+        false,
+        "profiling endpoints are not served",
+    ),
+    (
+        "debug-socket-path",
+        true,
+        "profiling endpoints are not served",
+    ),
     ("enable-priority-and-fairness", false, "not implemented"),
-    ("vmodule", true, "per-module verbosity is not supported; use RUST_LOG"),
+    (
+        "vmodule",
+        true,
+        "per-module verbosity is not supported; use RUST_LOG",
+    ),
     ("log-flush-frequency", true, "logs are not buffered"),
     ("alsologtostderr", false, "logs always go to stderr"),
 ];
@@ -219,21 +347,23 @@ impl clap::FromArgMatches for InertFlags {
 
 impl clap::Args for InertFlags {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        INERT_FLAGS.iter().fold(cmd, |cmd, (name, takes_value, why)| {
-            let arg = clap::Arg::new(*name)
-                .long(*name)
-                .hide(true)
-                .help(format!("accepted for compatibility; has no effect ({why})"))
-                .action(ArgAction::Append);
-            let arg = if *takes_value {
-                arg.num_args(1)
-            } else {
-                arg.num_args(0..=1)
-                    .require_equals(true)
-                    .default_missing_value("true")
-            };
-            cmd.arg(arg)
-        })
+        INERT_FLAGS
+            .iter()
+            .fold(cmd, |cmd, (name, takes_value, why)| {
+                let arg = clap::Arg::new(*name)
+                    .long(*name)
+                    .hide(true)
+                    .help(format!("accepted for compatibility; has no effect ({why})"))
+                    .action(ArgAction::Append);
+                let arg = if *takes_value {
+                    arg.num_args(1)
+                } else {
+                    arg.num_args(0..=1)
+                        .require_equals(true)
+                        .default_missing_value("true")
+                };
+                cmd.arg(arg)
+            })
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
@@ -327,7 +457,9 @@ fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> 
         max_response_bytes: 512 << 20,
     };
     if args.prometheus_auth_incluster {
-        config.ca_file.get_or_insert_with(|| PathBuf::from(SERVICE_ACCOUNT).join("ca.crt"));
+        config
+            .ca_file
+            .get_or_insert_with(|| PathBuf::from(SERVICE_ACCOUNT).join("ca.crt"));
         config
             .token_file
             .get_or_insert_with(|| PathBuf::from(SERVICE_ACCOUNT).join("token"));
@@ -460,7 +592,11 @@ mod tests {
             ("1us", 1e-6),
         ];
         for (text, secs) in ok {
-            assert_eq!(parse_go_duration(text), Ok(Duration::from_secs_f64(secs)), "{text}");
+            assert_eq!(
+                parse_go_duration(text),
+                Ok(Duration::from_secs_f64(secs)),
+                "{text}"
+            );
         }
         for bad in ["", "5", "-1m", "1d", "m", "1m1", "abc"] {
             assert!(parse_go_duration(bad).is_err(), "{bad:?}");

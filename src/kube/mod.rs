@@ -95,6 +95,11 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, Error> {
             ))
         })?,
     };
+    let mut config = config;
+    // kube's default retries 429/503/504 with backoff growing to minutes: a request path must
+    // fail fast instead, and watches retry on their own.
+    config.default_retry = false;
+    config.connect_timeout = Some(Duration::from_secs(5));
     kube::Client::try_from(config).map_err(Error::Api)
 }
 

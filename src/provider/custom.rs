@@ -36,7 +36,11 @@ impl Provider {
             resource: req.resource.clone(),
         };
         let requested = GroupResource::parse(&req.resource);
-        let info = self.cluster.resolve(&requested).await.ok_or_else(not_found)?;
+        let info = self
+            .cluster
+            .resolve(&requested)
+            .await
+            .ok_or_else(not_found)?;
         let catalog = self.cluster.catalog();
         let key = MetricKey {
             resource: info.group_resource(),

@@ -139,14 +139,38 @@ fn self_signed(
 /// Go's names of the TLS 1.2 suites rustls implements. Go's flag only restricts TLS 1.2; TLS 1.3
 /// suites are always enabled, as in Go.
 const SUITES: &[(&str, &str)] = &[
-    ("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
-    ("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
-    ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
-    ("TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"),
-    ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
-    ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"),
-    ("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
-    ("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"),
+    (
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
 ];
 
 /// Go's names of suites rustls does not implement (CBC, RSA key exchange, 3DES, RC4): accepted
@@ -205,36 +229,39 @@ fn crypto_provider(options: &TlsOptions) -> Result<CryptoProvider, TlsError> {
 
 /// The rustls server configuration.
 pub fn server_config(options: &TlsOptions) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let versions: &[&'static rustls::SupportedProtocolVersion] =
-        match options.min_version.as_deref() {
-            None | Some("") | Some("VersionTLS12") => &[&rustls::version::TLS13, &rustls::version::TLS12],
-            Some("VersionTLS13") => &[&rustls::version::TLS13],
-            Some(v @ ("VersionTLS10" | "VersionTLS11")) => {
-                tracing::warn!(version = %v, "--tls-min-version: TLS below 1.2 is not offered; using VersionTLS12");
-                &[&rustls::version::TLS13, &rustls::version::TLS12]
-            }
-            Some(other) => {
-                return Err(TlsError::Invalid {
-                    flag: "--tls-min-version",
-                    message: format!(
-                        "unknown version {other:?} (VersionTLS12 or VersionTLS13)"
-                    ),
-                });
-            }
-        };
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match options
+        .min_version
+        .as_deref()
+    {
+        None | Some("") | Some("VersionTLS12") => {
+            &[&rustls::version::TLS13, &rustls::version::TLS12]
+        }
+        Some("VersionTLS13") => &[&rustls::version::TLS13],
+        Some(v @ ("VersionTLS10" | "VersionTLS11")) => {
+            tracing::warn!(version = %v, "--tls-min-version: TLS below 1.2 is not offered; using VersionTLS12");
+            &[&rustls::version::TLS13, &rustls::version::TLS12]
+        }
+        Some(other) => {
+            return Err(TlsError::Invalid {
+                flag: "--tls-min-version",
+                message: format!("unknown version {other:?} (VersionTLS12 or VersionTLS13)"),
+            });
+        }
+    };
     let (certs, key) = serving_certificate(options)?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(crypto_provider(options)?))
-        .with_protocol_versions(versions)
-        .map_err(|e| TlsError::Invalid {
-            flag: "--tls-cipher-suites",
-            message: e.to_string(),
-        })?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Invalid {
-            flag: "--tls-cert-file",
-            message: format!("certificate and key do not work together: {e}"),
-        })?;
+    let mut config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(crypto_provider(options)?))
+            .with_protocol_versions(versions)
+            .map_err(|e| TlsError::Invalid {
+                flag: "--tls-cipher-suites",
+                message: e.to_string(),
+            })?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| TlsError::Invalid {
+                flag: "--tls-cert-file",
+                message: format!("certificate and key do not work together: {e}"),
+            })?;
     config.alpn_protocols = if options.disable_http2 {
         vec![b"http/1.1".to_vec()]
     } else {

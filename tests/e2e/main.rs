@@ -2,3 +2,6 @@
 
 #[path = "../support/mod.rs"]
 mod support;
+
+mod custom_metrics;
+mod lifecycle;

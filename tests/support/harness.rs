@@ -52,6 +52,11 @@ impl ChildProcess {
         self.child.id()
     }
 
+    /// The exit status if the process has exited (it is reaped then).
+    pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
+        self.exit_status()
+    }
+
     fn exit_status(&mut self) -> Option<ExitStatus> {
         self.child
             .try_wait()

@@ -1,6 +1,7 @@
 //! Harnesses shared by the integration tests: real servers started on free loopback ports and
 //! stopped when the test drops them, and the small doubles that stand in for what cannot run here.
 
+pub mod adapter;
 pub mod exporter;
 pub mod harness;
 pub mod hpa;
