@@ -166,7 +166,9 @@ impl Cluster {
                 client,
                 options,
                 catalog: ArcSwap::from_pointee(catalog),
-                last_refresh: tokio::sync::Mutex::new(Some(Instant::now())),
+                // The first miss refreshes at once: a CRD installed just before start-up
+                // finished should not wait a whole interval.
+                last_refresh: tokio::sync::Mutex::new(None),
                 caches: Mutex::new(HashMap::new()),
             }),
         })

@@ -4,4 +4,5 @@
 mod support;
 
 mod custom_metrics;
+mod discovery;
 mod lifecycle;

@@ -1,0 +1,407 @@
+//! Discovery end to end: Seldon models (a custom resource), a CRD installed after the adapter
+//! started, a metric whose first series appears after start, and the reference rules files
+//! answering exactly what Prometheus answers for the same query.
+
+use std::time::{Duration, Instant};
+
+use metrics_adapter::quantity::Quantity;
+use metrics_adapter::resources::{GroupResource, ResourceCatalog};
+use metrics_adapter::rules::{self, query::ObjectRequest};
+use metrics_adapter::selector::Selector;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::adapter::Adapter;
+use crate::support::exporter::Exporter;
+use crate::support::kube::{self, KubeDouble, ResourceType};
+use crate::support::prometheus::Prometheus;
+
+const SELDON_RULES: &str = r#"rules:
+- seriesQuery: 'seldon_model_infer_total{namespace!="",model!=""}'
+  resources:
+    overrides:
+      namespace: {resource: namespace}
+      model: {group: mlops.seldon.io, resource: model}
+  name: {matches: ^seldon_model_infer_total$, as: infer_rps}
+  metricsQuery: sum by (<<.GroupBy>>) (rate(<<.Series>>{<<.LabelMatchers>>}[10s]))
+- seriesQuery: 'kserve_requests{namespace!="",inferenceservice!=""}'
+  resources:
+    overrides:
+      namespace: {resource: namespace}
+      inferenceservice: {group: serving.kserve.io, resource: inferenceservice}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+- seriesQuery: '{__name__=~"late_.*",namespace!="",pod!=""}'
+  resources: {template: <<.Resource>>}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+"#;
+
+const V1: &str = "/apis/custom.metrics.k8s.io/v1beta1";
+const V2: &str = "/apis/custom.metrics.k8s.io/v1beta2";
+
+fn value_of(item: &Value) -> f64 {
+    let text = item["value"].as_str().expect("value is a string");
+    text.parse::<Quantity>()
+        .expect("a canonical quantity")
+        .as_f64()
+}
+
+fn close(actual: f64, expected: f64, relative: f64) -> bool {
+    (actual - expected).abs() <= expected.abs() * relative
+}
+
+/// GET until 200 or `timeout` (for answers that depend on a rate-limited refresh).
+async fn get_until_ok(adapter: &Adapter, path: &str, timeout: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, body) = adapter.get(path).await;
+        if status == StatusCode::OK {
+            return body;
+        }
+        assert!(
+            started.elapsed() < timeout,
+            "GET {path} still {status} after {timeout:?}: {body}\n{}",
+            adapter.log_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seldon_models_new_crds_and_new_series() {
+    let cluster = KubeDouble::start().await;
+    cluster.apply(kube::namespace("seldon"));
+    cluster.apply(kube::seldon_model("seldon", "irisa0", 1));
+    cluster.apply(kube::pod(
+        "seldon",
+        "mlserver-0",
+        &[("app", "mlserver")],
+        "Running",
+        true,
+    ));
+    let exporter = Exporter::start().await;
+    let model = |method: &'static str| {
+        [
+            ("namespace", "seldon"),
+            ("model", "irisa0"),
+            ("method_type", method),
+        ]
+    };
+    exporter.set_counter_rate("seldon_model_infer_total", &model("rest"), 6.0);
+    exporter.set_counter_rate("seldon_model_infer_total", &model("grpc"), 2.0);
+    let prometheus = Prometheus::builder()
+        .scrape("exporter", exporter.target())
+        .start()
+        .await;
+    prometheus
+        .wait_for_value(
+            "sum(rate(seldon_model_infer_total[10s]))",
+            8.0,
+            0.1,
+            Duration::from_secs(60),
+        )
+        .await;
+    let adapter = Adapter::builder(SELDON_RULES)
+        .arg("--metrics-relist-interval=10m")
+        // Every miss lists at once, so that "the first request answers" does not depend on
+        // when the previous miss happened.
+        .arg("--metrics-on-miss-interval=1ms")
+        .start(prometheus.base_url(), &cluster.kubeconfig())
+        .await;
+
+    // infer_rps is an Object metric of the Model and of its Namespace.
+    let doc = adapter.get_ok(V1).await;
+    let names: Vec<&str> = doc["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["models.mlops.seldon.io/infer_rps", "namespaces/infer_rps"]
+    );
+    let body = adapter
+        .get_ok(&format!(
+            "{V1}/namespaces/seldon/models.mlops.seldon.io/irisa0/infer_rps"
+        ))
+        .await;
+    let item = &body["items"][0];
+    assert_eq!(
+        item["describedObject"],
+        json!({"kind": "Model", "namespace": "seldon", "name": "irisa0", "apiVersion": "mlops.seldon.io/v1alpha1"})
+    );
+    assert!(close(value_of(item), 8.0, 0.05), "{item}");
+    let body = adapter
+        .get_ok(&format!("{V2}/namespaces/seldon/models.mlops.seldon.io/irisa0/infer_rps?metricLabelSelector=method_type%3Drest"))
+        .await;
+    assert!(close(value_of(&body["items"][0]), 6.0, 0.05), "{body}");
+    let body = adapter
+        .get_ok(&format!("{V2}/namespaces/seldon/metrics/infer_rps"))
+        .await;
+    assert_eq!(body["items"][0]["describedObject"]["kind"], "Namespace");
+    assert!(close(value_of(&body["items"][0]), 8.0, 0.05), "{body}");
+
+    // A CRD installed after the adapter started, with a series: the resource is found through
+    // a discovery refresh on the miss, and the metric through an on-miss listing.
+    cluster.add_resource(ResourceType::custom(
+        "serving.kserve.io",
+        "v1beta1",
+        "inferenceservices",
+        "InferenceService",
+        true,
+    ));
+    exporter.set_gauge(
+        "kserve_requests",
+        &[
+            ("namespace", "seldon"),
+            ("inferenceservice", "sklearn-iris"),
+        ],
+        4.0,
+    );
+    prometheus
+        .wait_for(
+            "kserve_requests",
+            |r| r.single_value() == Some(4.0),
+            Duration::from_secs(30),
+        )
+        .await;
+    let path = format!(
+        "{V1}/namespaces/seldon/inferenceservices.serving.kserve.io/sklearn-iris/kserve_requests"
+    );
+    let body = get_until_ok(&adapter, &path, Duration::from_secs(30)).await;
+    assert_eq!(body["items"][0]["value"], "4");
+    assert_eq!(
+        body["items"][0]["describedObject"]["apiVersion"],
+        "serving.kserve.io/v1beta1"
+    );
+    assert_eq!(
+        body["items"][0]["describedObject"]["kind"],
+        "InferenceService"
+    );
+
+    // A metric whose first series appears now, long before the next relist (10 minutes): the
+    // first request for it already answers.
+    exporter.set_gauge(
+        "late_queue_length",
+        &[("namespace", "seldon"), ("pod", "mlserver-0")],
+        9.0,
+    );
+    prometheus
+        .wait_for(
+            "late_queue_length",
+            |r| r.single_value() == Some(9.0),
+            Duration::from_secs(30),
+        )
+        .await;
+    let (status, body) = adapter
+        .get(&format!(
+            "{V1}/namespaces/seldon/pods/mlserver-0/late_queue_length"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}\n{}", adapter.log_tail(30));
+    assert_eq!(body["items"][0]["value"], "9");
+    let doc = adapter.get_ok(V2).await;
+    assert!(doc.to_string().contains("pods/late_queue_length"), "{doc}");
+}
+
+/// The value the adapter answers for a request and what Prometheus answers for the query
+/// prometheus-adapter would send, rendered by the rules engine from the same file.
+struct Case {
+    file: &'static str,
+    rule: usize,
+    series: &'static str,
+    resource: &'static str,
+    namespace: Option<&'static str>,
+    names: &'static [&'static str],
+    metric: &'static str,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_rules_files_answer_what_prometheus_answers() {
+    let cluster = KubeDouble::start().await;
+    cluster.apply(kube::namespace("web"));
+    for pod in ["web-0", "web-1"] {
+        cluster.apply(kube::pod("web", pod, &[("app", "web")], "Running", true));
+    }
+    cluster.apply(kube::deployment("web", "frontend", 2, &[("app", "web")]));
+    let exporter = Exporter::start().await;
+    for (pod, rate) in [("web-0", 4.0), ("web-1", 2.0)] {
+        exporter.set_counter_rate(
+            "container_cpu_usage_seconds_total",
+            &[("namespace", "web"), ("pod", pod), ("container", "app")],
+            rate / 10.0,
+        );
+        exporter.set_counter_rate(
+            "http_requests_total",
+            &[
+                ("namespace", "web"),
+                ("pod", pod),
+                ("kubernetes_namespace", "web"),
+                ("kubernetes_pod_name", pod),
+            ],
+            rate,
+        );
+        exporter.set_gauge(
+            "queue_length",
+            &[("namespace", "web"), ("pod", pod)],
+            rate * 10.0,
+        );
+    }
+    exporter.set_gauge(
+        "kube_deployment_status_replicas",
+        &[("namespace", "web"), ("deployment", "frontend")],
+        2.0,
+    );
+    let prometheus = Prometheus::builder()
+        .scrape("exporter", exporter.target())
+        .start()
+        .await;
+    prometheus
+        .wait_for(
+            "count(http_requests_total)",
+            |r| r.single_value() == Some(2.0),
+            Duration::from_secs(30),
+        )
+        .await;
+    // Rates over a window that is still filling change slowly; wait for a couple of samples.
+    prometheus
+        .wait_for(
+            "count(rate(http_requests_total[1m]) > 0)",
+            |r| r.single_value() == Some(2.0),
+            Duration::from_secs(30),
+        )
+        .await;
+
+    let cases = [
+        Case {
+            file: "helm-chart-default-rules.yaml",
+            rule: 0,
+            series: "container_cpu_usage_seconds_total",
+            resource: "pods",
+            namespace: Some("web"),
+            names: &["web-0", "web-1"],
+            metric: "cpu_usage",
+        },
+        Case {
+            file: "helm-chart-default-rules.yaml",
+            rule: 3,
+            series: "queue_length",
+            resource: "pods",
+            namespace: Some("web"),
+            names: &["web-0", "web-1"],
+            metric: "queue_length",
+        },
+        Case {
+            file: "helm-chart-default-rules.yaml",
+            rule: 3,
+            series: "kube_deployment_status_replicas",
+            resource: "deployments.apps",
+            namespace: Some("web"),
+            names: &["frontend"],
+            metric: "kube_deployment_status_replicas",
+        },
+        Case {
+            file: "helm-chart-default-rules.yaml",
+            rule: 4,
+            series: "http_requests_total",
+            resource: "namespaces",
+            namespace: None,
+            names: &["web"],
+            metric: "http_requests",
+        },
+        Case {
+            file: "upstream-config-walkthrough.yaml",
+            rule: 0,
+            series: "http_requests_total",
+            resource: "pods",
+            namespace: Some("web"),
+            names: &["web-0", "web-1"],
+            metric: "http_requests_per_second",
+        },
+        Case {
+            file: "upstream-walkthrough.yaml",
+            rule: 0,
+            series: "http_requests_total",
+            resource: "pods",
+            namespace: Some("web"),
+            names: &["web-0", "web-1"],
+            metric: "http_requests",
+        },
+    ];
+    let catalog = ResourceCatalog::well_known();
+    let mut adapters: Vec<(&str, Adapter)> = Vec::new();
+    for case in &cases {
+        let path = format!(
+            "{}/../shared/reference/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            case.file
+        );
+        if !adapters.iter().any(|(f, _)| *f == case.file) {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let adapter = Adapter::builder(&text)
+                .start(prometheus.base_url(), &cluster.kubeconfig())
+                .await;
+            adapters.push((case.file, adapter));
+        }
+        let adapter = &adapters.iter().find(|(f, _)| *f == case.file).unwrap().1;
+        let rules = rules::load(std::path::Path::new(&path)).unwrap();
+        let resource = catalog
+            .resolve(&GroupResource::parse(case.resource))
+            .unwrap();
+        let names: Vec<String> = case.names.iter().map(|s| s.to_string()).collect();
+        let everything = Selector::everything();
+        let query = rules.custom[case.rule]
+            .object_query(
+                &catalog,
+                &ObjectRequest {
+                    series: case.series,
+                    resource,
+                    namespace: case.namespace,
+                    names: &names,
+                    metric_selector: &everything,
+                    extra_group_by: &[],
+                },
+            )
+            .unwrap();
+        let ns_path = case
+            .namespace
+            .map(|ns| format!("/namespaces/{ns}"))
+            .unwrap_or_default();
+        let object = if case.names.len() > 1 {
+            "%2A"
+        } else {
+            case.names[0]
+        };
+        let selector = if case.names.len() > 1 {
+            "?labelSelector=app%3Dweb"
+        } else {
+            ""
+        };
+        let request = if case.resource == "namespaces" {
+            format!("{V1}/namespaces/{object}/metrics/{}", case.metric)
+        } else {
+            format!(
+                "{V1}{ns_path}/{}/{object}/{}{selector}",
+                case.resource, case.metric
+            )
+        };
+        let body = adapter.get_ok(&request).await;
+        let expected = prometheus.query(&query.query).await;
+        let items = body["items"].as_array().unwrap();
+        assert_eq!(items.len(), case.names.len(), "{request}: {body}");
+        for item in items {
+            let name = item["describedObject"]["name"].as_str().unwrap();
+            let want = expected
+                .samples()
+                .iter()
+                .find(|s| s.label(&query.resource_label) == Some(name))
+                .unwrap_or_else(|| panic!("{}: no sample for {name}", query.query))
+                .value;
+            assert!(
+                close(value_of(item), want, 0.05),
+                "{request}: {item} vs {want} from {}",
+                query.query
+            );
+        }
+    }
+}
