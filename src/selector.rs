@@ -332,6 +332,139 @@ pub struct LabelSelectorRequirement {
     pub values: Vec<String>,
 }
 
+/// A field selector (`metadata.name=x,metadata.namespace!=y`): the grammar of apimachinery's
+/// `fields.ParseSelector` (`=`, `==`, `!=`, terms separated by `,`, `\` escaping `,` `=` `!`
+/// and `\` in values), over the fields a caller declares it supports.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldSelector {
+    terms: Vec<FieldTerm>,
+}
+
+/// One term of a field selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldTerm {
+    /// The field (`metadata.name`).
+    pub field: String,
+    /// Whether the field must differ from the value (`!=`).
+    pub negated: bool,
+    /// The value.
+    pub value: String,
+}
+
+impl FieldSelector {
+    /// Parse a field selector, refusing fields not in `supported` with apimachinery's message.
+    pub fn parse(input: &str, supported: &[&str]) -> Result<FieldSelector, String> {
+        if input.len() > MAX_SELECTOR_LEN {
+            return Err(format!(
+                "field selector is longer than {MAX_SELECTOR_LEN} bytes"
+            ));
+        }
+        let mut terms = Vec::new();
+        for raw in split_unescaped(input, ',') {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let (field, negated, value) = if let Some((f, v)) = split_operator(&raw, "!=") {
+                (f, true, v)
+            } else if let Some((f, v)) = split_operator(&raw, "==") {
+                (f, false, v)
+            } else if let Some((f, v)) = split_operator(&raw, "=") {
+                (f, false, v)
+            } else {
+                return Err(format!(
+                    "invalid selector: '{raw}'; can't understand '{raw}'"
+                ));
+            };
+            let field = field.trim().to_string();
+            if !supported.contains(&field.as_str()) {
+                return Err(format!("field label not supported: {field}"));
+            }
+            terms.push(FieldTerm {
+                field,
+                negated,
+                value: unescape_field_value(value.trim()),
+            });
+        }
+        Ok(FieldSelector { terms })
+    }
+
+    /// The terms.
+    pub fn terms(&self) -> &[FieldTerm] {
+        &self.terms
+    }
+
+    /// The value `field` must equal, if a term requires it.
+    pub fn required(&self, field: &str) -> Option<&str> {
+        self.terms
+            .iter()
+            .find(|t| t.field == field && !t.negated)
+            .map(|t| t.value.as_str())
+    }
+
+    /// Whether an object with these field values matches every term.
+    pub fn matches(&self, value_of: impl Fn(&str) -> String) -> bool {
+        self.terms
+            .iter()
+            .all(|t| (value_of(&t.field) == t.value) != t.negated)
+    }
+}
+
+/// Split at `sep` where it is not escaped by a backslash.
+fn split_unescaped(input: &str, sep: char) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut escaped = false;
+    for c in input.chars() {
+        let last = parts.last_mut().expect("parts is never empty");
+        if escaped {
+            last.push('\\');
+            last.push(c);
+            escaped = false;
+        } else if c == '\\' {
+            escaped = true;
+        } else if c == sep {
+            parts.push(String::new());
+        } else {
+            last.push(c);
+        }
+    }
+    if escaped && let Some(last) = parts.last_mut() {
+        last.push('\\');
+    }
+    parts
+}
+
+/// Split a term at the first unescaped occurrence of `op`.
+fn split_operator<'a>(term: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
+    let bytes = term.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if term[i..].starts_with(op) {
+            return Some((&term[..i], &term[i + op.len()..]));
+        }
+        i += 1;
+    }
+    None
+}
+
+fn unescape_field_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                out.push(next);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Token {
     End,

@@ -86,6 +86,17 @@ impl From<ProviderError> for ApiError {
                 resource,
                 name,
             } => ApiError::metric_not_found_for(&metric, &resource, &name),
+            ProviderError::ObjectNotFound {
+                group,
+                kind,
+                name,
+                message,
+            } => ApiError::ObjectNotFound {
+                message,
+                name,
+                group,
+                kind,
+            },
             ProviderError::ListFailed => ApiError::Internal(UNABLE_TO_LIST),
             ProviderError::FetchFailed => ApiError::Internal(UNABLE_TO_FETCH),
             ProviderError::BadRequest(m) => ApiError::BadRequest(m),
@@ -185,6 +196,27 @@ async fn answer(
             Ok(json_response(
                 StatusCode::OK,
                 types::metric_value_list(version, &values, pretty),
+            ))
+        }
+        Route::External(request) => {
+            let values = state.provider.external(&request).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                types::external_metric_value_list(&values, pretty),
+            ))
+        }
+        Route::Pods(request, single) => {
+            let pods = state.provider.pod_metrics(&request).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                types::pod_metrics(&pods, single, pretty),
+            ))
+        }
+        Route::Nodes(request, single) => {
+            let nodes = state.provider.node_metrics(&request).await?;
+            Ok(json_response(
+                StatusCode::OK,
+                types::node_metrics(&nodes, single, pretty),
             ))
         }
     }

@@ -9,8 +9,10 @@ use std::borrow::Cow;
 use super::discovery::{Apis, CUSTOM_GROUP, EXTERNAL_GROUP, RESOURCE_GROUP};
 use super::status::ApiError;
 use super::types::CustomVersion;
-use crate::provider::CustomRequest;
-use crate::selector::Selector;
+use crate::provider::{
+    CustomRequest, ExternalRequest, NODE_FIELDS, NodeMetricsRequest, POD_FIELDS, PodMetricsRequest,
+};
+use crate::selector::{FieldSelector, Selector};
 
 /// What a request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +21,12 @@ pub enum Route {
     Discovery(String),
     /// A custom metric.
     Custom(CustomVersion, CustomRequest),
+    /// An external metric.
+    External(ExternalRequest),
+    /// Pod metrics; `true` for one named pod (a bare `PodMetrics` answer).
+    Pods(PodMetricsRequest, bool),
+    /// Node metrics; `true` for one named node.
+    Nodes(NodeMetricsRequest, bool),
 }
 
 /// The query parameters the metrics APIs read.
@@ -62,33 +70,17 @@ fn selector(text: Option<&str>, what: &str) -> Result<Selector, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("unable to parse {what}: {e}")))
 }
 
-/// The object name a `fieldSelector` requires (`metadata.name=x`), if any. Other fields are
-/// refused: the metrics APIs have no other field to select on.
+/// The object name a custom-metrics `fieldSelector` requires (`metadata.name=x`), if any; the
+/// objects of these requests have no other field to select on.
 fn field_name(field_selector: Option<&str>) -> Result<Option<String>, ApiError> {
-    let Some(text) = field_selector.filter(|t| !t.trim().is_empty()) else {
-        return Ok(None);
-    };
-    let mut name = None;
-    for term in text.split(',') {
-        let (field, value) = term
-            .split_once("==")
-            .or_else(|| term.split_once('='))
-            .filter(|(f, _)| !f.ends_with('!'))
-            .ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "unable to parse fieldSelector: {term:?}: only metadata.name=<name> is supported"
-                ))
-            })?;
-        match field.trim() {
-            "metadata.name" => name = Some(value.trim().to_string()),
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "field label not supported: {other}"
-                )));
-            }
-        }
+    let selector = FieldSelector::parse(field_selector.unwrap_or_default(), &["metadata.name"])
+        .map_err(ApiError::BadRequest)?;
+    if selector.terms().iter().any(|t| t.negated) {
+        return Err(ApiError::BadRequest(
+            "fieldSelector: only metadata.name=<name> is supported here".into(),
+        ));
     }
-    Ok(name)
+    Ok(selector.required("metadata.name").map(str::to_string))
 }
 
 fn decode(segment: &str) -> Cow<'_, str> {
@@ -121,6 +113,59 @@ pub fn parse(path: &str, params: &Params, apis: Apis) -> Result<Route, ApiError>
             };
             custom(version, rest, params)
         }
+        ["apis", EXTERNAL_GROUP, "v1beta1", "namespaces", ns, metric]
+            if apis.external && !ns.is_empty() && !metric.is_empty() =>
+        {
+            Ok(Route::External(ExternalRequest {
+                namespace: ns.to_string(),
+                metric: metric.to_string(),
+                selector: selector(params.label_selector.as_deref(), "labelSelector")?,
+            }))
+        }
+        ["apis", RESOURCE_GROUP, "v1beta1", rest @ ..] if apis.resource => resource(rest, params),
+        _ => Err(ApiError::NoRoute),
+    }
+}
+
+fn fields(params: &Params, supported: &[&str]) -> Result<FieldSelector, ApiError> {
+    FieldSelector::parse(
+        params.field_selector.as_deref().unwrap_or_default(),
+        supported,
+    )
+    .map_err(ApiError::BadRequest)
+}
+
+fn resource(rest: &[&str], params: &Params) -> Result<Route, ApiError> {
+    let label_selector = || selector(params.label_selector.as_deref(), "labelSelector");
+    let pods = |namespace: Option<&str>, name: Option<&str>| -> Result<Route, ApiError> {
+        Ok(Route::Pods(
+            PodMetricsRequest {
+                namespace: namespace.map(str::to_string),
+                name: name.map(str::to_string),
+                label_selector: label_selector()?,
+                field_selector: fields(params, POD_FIELDS)?,
+            },
+            name.is_some(),
+        ))
+    };
+    let nodes = |name: Option<&str>| -> Result<Route, ApiError> {
+        Ok(Route::Nodes(
+            NodeMetricsRequest {
+                name: name.map(str::to_string),
+                label_selector: label_selector()?,
+                field_selector: fields(params, NODE_FIELDS)?,
+            },
+            name.is_some(),
+        ))
+    };
+    match rest {
+        ["pods"] => pods(None, None),
+        ["namespaces", ns, "pods"] if !ns.is_empty() => pods(Some(ns), None),
+        ["namespaces", ns, "pods", name] if !ns.is_empty() && !name.is_empty() => {
+            pods(Some(ns), Some(name))
+        }
+        ["nodes"] => nodes(None),
+        ["nodes", name] if !name.is_empty() => nodes(Some(name)),
         _ => Err(ApiError::NoRoute),
     }
 }
@@ -320,6 +365,62 @@ mod tests {
             ),
             Err(ApiError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn external_and_resource_routes() {
+        match route(
+            "/apis/external.metrics.k8s.io/v1beta1/namespaces/work/redis_queue_depth?labelSelector=queue_name%3Dstt-queue",
+        ) {
+            Ok(Route::External(r)) => {
+                assert_eq!(
+                    (r.namespace.as_str(), r.metric.as_str()),
+                    ("work", "redis_queue_depth")
+                );
+                assert_eq!(r.selector.to_string(), "queue_name=stt-queue");
+            }
+            other => panic!("{other:?}"),
+        }
+        for path in [
+            "/apis/external.metrics.k8s.io/v1beta1/redis_queue_depth",
+            "/apis/external.metrics.k8s.io/v1beta1/namespaces/work/redis_queue_depth/extra",
+            "/apis/metrics.k8s.io/v1beta1/namespaces/d",
+            "/apis/metrics.k8s.io/v1beta1/nodes/a/b",
+        ] {
+            assert_eq!(route(path), Err(ApiError::NoRoute), "{path}");
+        }
+        match route("/apis/metrics.k8s.io/v1beta1/namespaces/d/pods/p1") {
+            Ok(Route::Pods(r, true)) => {
+                assert_eq!(
+                    (r.namespace.as_deref(), r.name.as_deref()),
+                    (Some("d"), Some("p1"))
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        match route(
+            "/apis/metrics.k8s.io/v1beta1/pods?labelSelector=app%3Dweb&fieldSelector=metadata.namespace%21%3Dkube-system",
+        ) {
+            Ok(Route::Pods(r, false)) => {
+                assert_eq!(r.namespace, None);
+                assert_eq!(r.field_selector.terms().len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            route("/apis/metrics.k8s.io/v1beta1/nodes"),
+            Ok(Route::Nodes(_, false))
+        ));
+        assert!(matches!(
+            route("/apis/metrics.k8s.io/v1beta1/nodes/n1"),
+            Ok(Route::Nodes(_, true))
+        ));
+        assert_eq!(
+            route("/apis/metrics.k8s.io/v1beta1/nodes?fieldSelector=spec.unschedulable%3Dfalse"),
+            Err(ApiError::BadRequest(
+                "field label not supported: spec.unschedulable".into()
+            ))
+        );
     }
 
     #[test]

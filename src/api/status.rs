@@ -10,6 +10,17 @@ use serde::Serialize;
 pub enum ApiError {
     /// 404 with a message (`the server could not find the metric m for pods`).
     NotFound(String),
+    /// 404 for a named object, with `details` naming it.
+    ObjectNotFound {
+        /// The message.
+        message: String,
+        /// The object name.
+        name: String,
+        /// Its API group (omitted when empty).
+        group: &'static str,
+        /// Its kind.
+        kind: &'static str,
+    },
     /// 404 for a path no route serves, with empty details as the apiserver writes them.
     NoRoute,
     /// 400 with the parser's message.
@@ -32,6 +43,12 @@ struct Cause<'a> {
 
 #[derive(Serialize, Default)]
 struct Details<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    group: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    kind: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     causes: Vec<Cause<'a>>,
 }
@@ -71,7 +88,9 @@ impl ApiError {
     /// The HTTP status code.
     pub fn code(&self) -> StatusCode {
         match self {
-            ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::ObjectNotFound { .. } | ApiError::NoRoute => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -83,6 +102,21 @@ impl ApiError {
         let internal;
         let (message, reason, details): (&str, &str, Option<Details<'_>>) = match self {
             ApiError::NotFound(m) => (m, "NotFound", None),
+            ApiError::ObjectNotFound {
+                message,
+                name,
+                group,
+                kind,
+            } => (
+                message,
+                "NotFound",
+                Some(Details {
+                    name,
+                    group,
+                    kind,
+                    causes: Vec::new(),
+                }),
+            ),
             ApiError::NoRoute => (
                 "the server could not find the requested resource",
                 "NotFound",
@@ -96,6 +130,7 @@ impl ApiError {
                     "InternalError",
                     Some(Details {
                         causes: vec![Cause { message: cause }],
+                        ..Details::default()
                     }),
                 )
             }
@@ -136,6 +171,15 @@ mod tests {
         assert_eq!(
             json(ApiError::NoRoute),
             r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}"#
+        );
+        assert_eq!(
+            json(ApiError::ObjectNotFound {
+                message: "podmetrics.metrics.k8s.io \"default/p9\" not found".into(),
+                name: "default/p9".into(),
+                group: "metrics.k8s.io",
+                kind: "podmetrics",
+            }),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"podmetrics.metrics.k8s.io \"default/p9\" not found","reason":"NotFound","details":{"name":"default/p9","group":"metrics.k8s.io","kind":"podmetrics"},"code":404}"#
         );
     }
 }

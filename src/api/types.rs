@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::provider::{ExternalValue, MetricValue, ObjectReference};
+use crate::provider::{ExternalValue, MetricValue, NodeMetrics, ObjectReference, PodMetrics};
+use crate::rules::format_go_duration;
 use crate::selector::LabelSelector;
 
 /// `metadata: {}` of lists.
@@ -148,6 +149,137 @@ pub fn external_metric_value_list(values: &[ExternalValue], pretty: bool) -> Vec
     )
 }
 
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ObjectMeta<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    namespace: Option<&'a str>,
+    creation_timestamp: &'a str,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    labels: &'a BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct Usage<'a> {
+    cpu: &'a str,
+    memory: &'a str,
+}
+
+#[derive(Serialize)]
+struct Container<'a> {
+    name: &'a str,
+    usage: Usage<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PodMetricsItem<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_version: Option<&'static str>,
+    metadata: ObjectMeta<'a>,
+    timestamp: String,
+    window: String,
+    containers: Vec<Container<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeMetricsItem<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_version: Option<&'static str>,
+    metadata: ObjectMeta<'a>,
+    timestamp: String,
+    window: String,
+    usage: Usage<'a>,
+}
+
+const METRICS_GV: &str = "metrics.k8s.io/v1beta1";
+
+fn pod_item<'a>(p: &'a PodMetrics, now: &'a str, single: bool) -> PodMetricsItem<'a> {
+    PodMetricsItem {
+        kind: single.then_some("PodMetrics"),
+        api_version: single.then_some(METRICS_GV),
+        metadata: ObjectMeta {
+            name: &p.name,
+            namespace: Some(&p.namespace),
+            creation_timestamp: now,
+            labels: &p.labels,
+        },
+        timestamp: format_time(p.timestamp),
+        window: format_go_duration(p.window),
+        containers: p
+            .containers
+            .iter()
+            .map(|c| Container {
+                name: &c.name,
+                usage: Usage {
+                    cpu: &c.cpu,
+                    memory: &c.memory,
+                },
+            })
+            .collect(),
+    }
+}
+
+fn node_item<'a>(n: &'a NodeMetrics, now: &'a str, single: bool) -> NodeMetricsItem<'a> {
+    NodeMetricsItem {
+        kind: single.then_some("NodeMetrics"),
+        api_version: single.then_some(METRICS_GV),
+        metadata: ObjectMeta {
+            name: &n.name,
+            namespace: None,
+            creation_timestamp: now,
+            labels: &n.labels,
+        },
+        timestamp: format_time(n.timestamp),
+        window: format_go_duration(n.window),
+        usage: Usage {
+            cpu: &n.cpu,
+            memory: &n.memory,
+        },
+    }
+}
+
+/// A `PodMetricsList`, or the bare `PodMetrics` of a single-object request. `creationTimestamp`
+/// is now, as metrics-server writes it.
+pub fn pod_metrics(pods: &[PodMetrics], single: bool, pretty: bool) -> Vec<u8> {
+    let now = format_time(jiff::Timestamp::now());
+    match (single, pods.first()) {
+        (true, Some(p)) => super::encode(&pod_item(p, &now, true), pretty),
+        _ => super::encode(
+            &List {
+                kind: "PodMetricsList",
+                api_version: METRICS_GV,
+                metadata: ListMeta {},
+                items: pods.iter().map(|p| pod_item(p, &now, false)).collect(),
+            },
+            pretty,
+        ),
+    }
+}
+
+/// A `NodeMetricsList`, or the bare `NodeMetrics` of a single-object request.
+pub fn node_metrics(nodes: &[NodeMetrics], single: bool, pretty: bool) -> Vec<u8> {
+    let now = format_time(jiff::Timestamp::now());
+    match (single, nodes.first()) {
+        (true, Some(n)) => super::encode(&node_item(n, &now, true), pretty),
+        _ => super::encode(
+            &List {
+                kind: "NodeMetricsList",
+                api_version: METRICS_GV,
+                metadata: ListMeta {},
+                items: nodes.iter().map(|n| node_item(n, &now, false)).collect(),
+            },
+            pretty,
+        ),
+    }
+}
+
 /// `metav1.GroupVersionForDiscovery`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
@@ -221,6 +353,7 @@ pub struct ApiResourceList {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn value(selector: Option<LabelSelector>) -> MetricValue {
         MetricValue {
@@ -282,6 +415,37 @@ mod tests {
             String::from_utf8(body).unwrap(),
             r#"{"kind":"ExternalMetricValueList","apiVersion":"external.metrics.k8s.io/v1beta1","metadata":{},"items":[{"metricName":"queue_depth","metricLabels":{},"timestamp":"2023-11-14T22:13:20Z","value":"3750m"}]}"#
         );
+    }
+
+    #[test]
+    fn resource_metrics_as_metrics_server_writes_them() {
+        let pod = PodMetrics {
+            namespace: "default".into(),
+            name: "p1".into(),
+            labels: [("app".to_string(), "web".to_string())].into(),
+            timestamp: jiff::Timestamp::from_second(1_700_000_000).unwrap(),
+            window: std::time::Duration::from_secs(300),
+            containers: vec![crate::provider::ContainerUsage {
+                name: "c1".into(),
+                cpu: "500m".into(),
+                memory: "35840Ki".into(),
+            }],
+        };
+        let single: Value =
+            serde_json::from_slice(&pod_metrics(std::slice::from_ref(&pod), true, false)).unwrap();
+        assert_eq!(single["kind"], "PodMetrics");
+        assert_eq!(single["apiVersion"], "metrics.k8s.io/v1beta1");
+        assert_eq!(single["metadata"]["labels"]["app"], "web");
+        assert_eq!(single["timestamp"], "2023-11-14T22:13:20Z");
+        assert_eq!(single["window"], "5m0s");
+        assert_eq!(single["containers"][0]["usage"]["memory"], "35840Ki");
+        let list: Value = serde_json::from_slice(&pod_metrics(&[pod], false, false)).unwrap();
+        assert_eq!(list["kind"], "PodMetricsList");
+        assert_eq!(list["metadata"], serde_json::json!({}));
+        assert!(list["items"][0].get("kind").is_none());
+        let empty: Value = serde_json::from_slice(&node_metrics(&[], false, false)).unwrap();
+        assert_eq!(empty["kind"], "NodeMetricsList");
+        assert_eq!(empty["items"], serde_json::json!([]));
     }
 
     #[test]

@@ -2,11 +2,18 @@
 //! the PromQL (rules), one query (Prometheus), and the samples turned into values per object.
 
 mod custom;
+mod external;
+mod resource;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use custom::CustomRequest;
+pub use external::ExternalRequest;
+pub use resource::{
+    ContainerUsage, NODE_FIELDS, NodeMetrics, NodeMetricsRequest, POD_FIELDS, PodMetrics,
+    PodMetricsRequest,
+};
 use serde::Serialize;
 
 use crate::kube::Cluster;
@@ -87,6 +94,18 @@ pub enum ProviderError {
         resource: String,
         /// The object.
         name: String,
+    },
+    /// A resource metrics object does not exist or has no metrics (404 with details).
+    #[error("{message}")]
+    ObjectNotFound {
+        /// API group of the missing object (`metrics.k8s.io`), empty for core.
+        group: &'static str,
+        /// Kind, as the apiserver names it in `details` (`podmetrics`, `node`).
+        kind: &'static str,
+        /// The object (`ns/name` for pods).
+        name: String,
+        /// `podmetrics.metrics.k8s.io "ns/name" not found`
+        message: String,
     },
     /// The objects could not be listed (500).
     #[error("unable to list matching resources")]

@@ -247,3 +247,36 @@ proptest! {
         prop_assert!(Selector::parse(&input).is_err());
     }
 }
+
+#[test]
+fn field_selectors() {
+    let fields = ["metadata.name", "metadata.namespace"];
+    let s =
+        FieldSelector::parse("metadata.name=p1,metadata.namespace!=kube-system", &fields).unwrap();
+    assert_eq!(s.required("metadata.name"), Some("p1"));
+    assert_eq!(s.required("metadata.namespace"), None);
+    let value = |ns: &'static str| {
+        move |f: &str| {
+            if f == "metadata.name" {
+                "p1".to_string()
+            } else {
+                ns.to_string()
+            }
+        }
+    };
+    assert!(s.matches(value("default")));
+    assert!(!s.matches(value("kube-system")));
+    assert!(
+        FieldSelector::parse("", &fields)
+            .unwrap()
+            .terms()
+            .is_empty()
+    );
+    assert_eq!(
+        FieldSelector::parse("spec.nodeName=n1", &fields).unwrap_err(),
+        "field label not supported: spec.nodeName"
+    );
+    assert!(FieldSelector::parse("metadata.name", &fields).is_err());
+    let escaped = FieldSelector::parse(r"metadata.name==a\,b", &fields).unwrap();
+    assert_eq!(escaped.required("metadata.name"), Some("a,b"));
+}

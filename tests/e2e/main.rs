@@ -5,4 +5,5 @@ mod support;
 
 mod custom_metrics;
 mod discovery;
+mod external_and_resource;
 mod lifecycle;
