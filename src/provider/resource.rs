@@ -99,6 +99,9 @@ pub struct NodeMetrics {
     pub memory: String,
 }
 
+/// A container's CPU and memory (value, sample time), either possibly missing.
+type CpuAndMemory<'a> = (Option<&'a (String, f64)>, Option<&'a (String, f64)>);
+
 /// A value as metrics-server reports it: NaN and negatives are 0; infinities are unusable.
 fn usage(sample: &Sample, format: Format) -> Option<String> {
     let value = if sample.value.is_nan() || sample.value < 0.0 {
@@ -200,10 +203,7 @@ impl Provider {
         let (Some(cpu), Some(memory)) = (cpu, memory) else {
             return Vec::new();
         };
-        let mut by_pod: BTreeMap<
-            &str,
-            BTreeMap<&str, (Option<&(String, f64)>, Option<&(String, f64)>)>,
-        > = BTreeMap::new();
+        let mut by_pod: BTreeMap<&str, BTreeMap<&str, CpuAndMemory<'_>>> = BTreeMap::new();
         for ((pod, container), v) in &cpu {
             by_pod
                 .entry(pod)
