@@ -35,6 +35,15 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    try_parse(args).unwrap_or_else(|e| e.exit())
+}
+
+/// [`parse`], returning clap's error instead of exiting.
+pub fn try_parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
     let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let implicit_serve = args.get(1).is_some_and(|first| {
         let first = first.to_string_lossy();
@@ -43,5 +52,5 @@ where
     if implicit_serve {
         args.insert(1, OsString::from("serve"));
     }
-    Cli::parse_from(args)
+    Cli::try_parse_from(args)
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod custom_metrics;
+mod deploy;
 mod discovery;
 mod external_and_resource;
 mod lifecycle;
