@@ -8,3 +8,4 @@ mod deploy;
 mod discovery;
 mod external_and_resource;
 mod lifecycle;
+mod prometheus_client;
