@@ -1,9 +1,11 @@
-//! Micro benchmarks of the pure core: rendering a query, parsing a selector.
+//! Micro benchmarks of the pure core: rendering a query, parsing a selector, formatting
+//! quantities.
 //! Run with `cargo bench --bench core`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use metrics_adapter::quantity::{self, Format};
 use metrics_adapter::resources::{GroupResource, ResourceCatalog};
 use metrics_adapter::rules::{self, query::ObjectRequest};
 use metrics_adapter::selector::Selector;
@@ -55,5 +57,37 @@ fn parse_selector(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, render_star_query, parse_selector);
+fn format_quantities(c: &mut Criterion) {
+    // A spread of magnitudes and fractions, as sample values come: 1,000,000 per iteration.
+    let values: Vec<f64> = (0..1_000_000u32)
+        .map(|i| f64::from(i) * 1.37 + f64::from(i % 1000) / 1000.0)
+        .collect();
+    let mut group = c.benchmark_group("quantities");
+    group.sample_size(10);
+    group.bench_function("format 1,000,000 quantities (DecimalSI)", |b| {
+        b.iter(|| {
+            let mut bytes = 0usize;
+            for v in &values {
+                if let Ok(q) = quantity::from_f64(black_box(*v), Format::DecimalSI) {
+                    bytes += q.len();
+                }
+            }
+            bytes
+        })
+    });
+    group.bench_function("format 1,000,000 quantities (BinarySI)", |b| {
+        b.iter(|| {
+            let mut bytes = 0usize;
+            for v in &values {
+                if let Ok(q) = quantity::from_f64(black_box(*v * 1024.0), Format::BinarySI) {
+                    bytes += q.len();
+                }
+            }
+            bytes
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, render_star_query, parse_selector, format_quantities);
 criterion_main!(benches);

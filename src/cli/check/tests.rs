@@ -30,6 +30,13 @@ fn render_args(config: PathBuf, series: &str, resource: &str) -> CheckArgs {
     }
 }
 
+/// Every query a render prints must parse as PromQL.
+fn assert_queries_parse(report: &Report) {
+    for line in report.stdout.lines().filter(|l| l.starts_with("  ")) {
+        crate::promql::validate(line.trim()).unwrap_or_else(|e| panic!("{line}: {e}"));
+    }
+}
+
 fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("config.yaml");
@@ -135,6 +142,7 @@ fn render_pods_metric_as_upstream() {
     a.names = vec!["p1".into(), "p2".into()];
     let report = run(&a);
     assert!(report.success, "{}", report.stderr);
+    assert_queries_parse(&report);
     assert_eq!(
         report.stdout,
         "rules[0]: http_requests_per_second (pods)\n  sum(rate(http_requests_total{kubernetes_namespace=\"default\",kubernetes_pod_name=~\"p1|p2\"}[2m])) by (kubernetes_pod_name)\n"
@@ -166,6 +174,7 @@ fn render_only_rules_whose_series_query_and_labels_fit() {
     a.output = OutputFormat::Json;
     let got: Vec<serde_json::Value> = serde_json::from_str(&run(&a).stdout).unwrap();
     assert_eq!(got.len(), 1, "{got:?}");
+    crate::promql::validate(got[0]["query"].as_str().unwrap()).unwrap();
     assert_eq!(got[0]["metric"], "cpu_usage");
     assert_eq!(
         got[0]["query"],
@@ -193,6 +202,7 @@ fn render_external_metrics() {
     a.namespace = Some("default".into());
     let report = run(&a);
     assert!(report.success, "{}", report.stderr);
+    assert_queries_parse(&report);
     assert_eq!(
         report.stdout,
         "externalRules[0]: queue_consumer_lag (external)\n  sum(queue_consumer_lag{name=\"q1\",namespace=\"default\"}) by (name)\n"
@@ -238,6 +248,7 @@ fn render_custom_resources_through_overrides() {
     a.selector = "method_type=rest".into();
     let report = run(&a);
     assert!(report.success, "{}", report.stderr);
+    assert_queries_parse(&report);
     assert_eq!(
         report.stdout,
         "rules[0]: infer_rps (models.mlops.seldon.io)\n  sum by (model) (rate(seldon_model_infer_total{method_type=\"rest\",namespace=\"seldon\",model=\"irisa0\"}[2m]))\n"
