@@ -89,5 +89,10 @@ fn format_quantities(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render_star_query, parse_selector, format_quantities);
+criterion_group!(
+    benches,
+    render_star_query,
+    parse_selector,
+    format_quantities
+);
 criterion_main!(benches);

@@ -13,6 +13,7 @@ pub mod promql;
 pub mod provider;
 pub mod quantity;
 pub mod registry;
+pub mod reload;
 pub mod resources;
 pub mod rules;
 pub mod selector;

@@ -69,6 +69,22 @@ impl Snapshot {
 /// Called with every new snapshot (to recompute discovery documents).
 pub type Listener = Box<dyn Fn(&Snapshot) + Send + Sync>;
 
+/// The registry in use, replaced whole when the rules file is reloaded.
+pub type SharedRegistry = Arc<ArcSwap<Registry>>;
+
+/// Relist the registry in use now, then every `interval` measured from the end of the previous
+/// run, forever. A reload swaps the registry; the next round lists the new one.
+pub async fn relist_forever(
+    registry: SharedRegistry,
+    interval: Duration,
+    catalog: impl Fn() -> Arc<ResourceCatalog>,
+) {
+    loop {
+        registry.load_full().relist(&catalog()).await;
+        tokio::time::sleep(interval).await;
+    }
+}
+
 /// Settings of the registry.
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
@@ -165,13 +181,11 @@ impl Registry {
         options: RegistryOptions,
         listener: Listener,
     ) -> Registry {
-        let empty = Snapshot::default();
-        listener(&empty);
         Registry {
             rules,
             prometheus,
             options,
-            snapshot: ArcSwap::from_pointee(empty),
+            snapshot: ArcSwap::from_pointee(Snapshot::default()),
             listener,
             last_run: Mutex::new(HashMap::new()),
             on_miss: tokio::sync::Mutex::new(()),
@@ -277,14 +291,6 @@ impl Registry {
         );
         self.publish(next);
         self.listed.send_replace(true);
-    }
-
-    /// Relist now, then every `interval` measured from the end of the previous run, forever.
-    pub async fn run(&self, interval: Duration, catalog: impl Fn() -> Arc<ResourceCatalog>) {
-        loop {
-            self.relist(&catalog()).await;
-            tokio::time::sleep(interval).await;
-        }
     }
 
     fn could_name(rule: &Rule, metric: &str) -> bool {

@@ -32,11 +32,16 @@ pub const EXTERNAL_GROUP: &str = "external.metrics.k8s.io";
 /// The resource metrics group.
 pub const RESOURCE_GROUP: &str = "metrics.k8s.io";
 
-/// Pre-encoded discovery documents by path.
+/// Which APIs are served and their documents, swapped together.
+struct Documents {
+    apis: Apis,
+    by_path: HashMap<String, Bytes>,
+}
+
+/// Pre-encoded discovery documents by path. Cheap to clone.
 #[derive(Clone)]
 pub struct Discovery {
-    apis: Apis,
-    documents: Arc<ArcSwap<HashMap<String, Bytes>>>,
+    documents: Arc<ArcSwap<Documents>>,
 }
 
 fn gv(group: &str, version: &str) -> GroupVersion {
@@ -73,28 +78,31 @@ impl Discovery {
     /// Documents for these APIs, with no metrics yet.
     pub fn new(apis: Apis) -> Discovery {
         let discovery = Discovery {
-            apis,
-            documents: Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            documents: Arc::new(ArcSwap::from_pointee(Documents {
+                apis,
+                by_path: HashMap::new(),
+            })),
         };
-        discovery.update(&Snapshot::default());
+        discovery.update(apis, &Snapshot::default());
         discovery
     }
 
     /// Which APIs are served.
     pub fn apis(&self) -> Apis {
-        self.apis
+        self.documents.load().apis
     }
 
     /// The document at `path` (`/apis`, `/apis/<group>`, `/apis/<group>/<version>`).
     pub fn get(&self, path: &str) -> Option<Bytes> {
-        self.documents.load().get(path).cloned()
+        self.documents.load().by_path.get(path).cloned()
     }
 
-    /// Recompute every document from a registry snapshot.
-    pub fn update(&self, snapshot: &Snapshot) {
+    /// Recompute every document from a registry snapshot, for these APIs (which change when
+    /// the rules file is reloaded).
+    pub fn update(&self, apis: Apis, snapshot: &Snapshot) {
         let mut docs = HashMap::new();
         let mut groups = Vec::new();
-        if self.apis.custom {
+        if apis.custom {
             let g = group(CUSTOM_GROUP, &["v1beta2", "v1beta1"]);
             let resources: Vec<ApiResource> = snapshot
                 .custom_sorted()
@@ -115,7 +123,7 @@ impl Discovery {
             }
             groups.push(g);
         }
-        if self.apis.external {
+        if apis.external {
             let resources = snapshot
                 .external_sorted()
                 .into_iter()
@@ -133,7 +141,7 @@ impl Discovery {
             );
             groups.push(group(EXTERNAL_GROUP, &["v1beta1"]));
         }
-        if self.apis.resource {
+        if apis.resource {
             let resources = vec![
                 ApiResource {
                     name: "nodes".into(),
@@ -170,7 +178,10 @@ impl Discovery {
                 groups,
             }),
         );
-        self.documents.store(Arc::new(docs));
+        self.documents.store(Arc::new(Documents {
+            apis,
+            by_path: docs,
+        }));
     }
 }
 
@@ -243,7 +254,7 @@ mod tests {
             );
         }
         snap.external.insert("queue_depth".into(), source);
-        d.update(&snap);
+        d.update(d.apis(), &snap);
         assert_eq!(
             text(&d, "/apis/custom.metrics.k8s.io/v1beta2"),
             r#"{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"custom.metrics.k8s.io/v1beta2","resources":[{"name":"deployments.apps/a","singularName":"","namespaced":true,"kind":"MetricValueList","verbs":["get"]},{"name":"namespaces/b","singularName":"","namespaced":false,"kind":"MetricValueList","verbs":["get"]},{"name":"pods/a","singularName":"","namespaced":true,"kind":"MetricValueList","verbs":["get"]},{"name":"pods/b","singularName":"","namespaced":true,"kind":"MetricValueList","verbs":["get"]}]}"#

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use clap::{ArgAction, Args};
 
 use crate::api::discovery::{Apis, Discovery};
@@ -19,7 +20,9 @@ use crate::api::{self, ApiState};
 use crate::kube::{self, Cluster, ClusterOptions};
 use crate::prometheus::{ClientConfig, PrometheusClient, Verb};
 use crate::provider::Provider;
-use crate::registry::{Registry, RegistryOptions};
+use crate::registry::{self, Registry, RegistryOptions, SharedRegistry};
+use crate::reload::{ConfigSource, Poll};
+use crate::rules::Rules;
 use crate::server::tls::{self, TlsOptions};
 use crate::server::{self, ServeOptions};
 use crate::{rules, telemetry};
@@ -389,6 +392,9 @@ pub struct ServeArgs {
     /// Kubeconfig for reading resources and objects (in-cluster configuration when empty).
     #[arg(long, value_name = "FILE")]
     pub lister_kubeconfig: Option<PathBuf>,
+    /// How often to re-read the rules file and apply it when it changed (0: only on SIGHUP).
+    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    pub config_reload_interval: Duration,
     /// How long shutdown waits for in-flight requests.
     #[arg(long, default_value = "30s", value_parser = parse_go_duration)]
     pub shutdown_drain_timeout: Duration,
@@ -467,6 +473,82 @@ fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> 
     Ok(config)
 }
 
+fn apis_of(rules: &Rules) -> Apis {
+    Apis {
+        custom: !rules.custom.is_empty(),
+        external: !rules.external.is_empty(),
+        resource: rules.resource.is_some(),
+    }
+}
+
+/// Builds a registry for a set of rules, publishing its snapshots as discovery documents.
+struct RegistryFactory {
+    prometheus: PrometheusClient,
+    options: RegistryOptions,
+    discovery: Discovery,
+}
+
+impl RegistryFactory {
+    fn build(&self, rules: Arc<Rules>) -> Registry {
+        let apis = apis_of(&rules);
+        let discovery = self.discovery.clone();
+        Registry::new(
+            rules,
+            self.prometheus.clone(),
+            self.options.clone(),
+            Box::new(move |snapshot| discovery.update(apis, snapshot)),
+        )
+    }
+}
+
+/// Re-read the rules file every `interval` (if not zero) and on SIGHUP; apply what loads after
+/// a first relist of the new rules, so the switch never serves an empty registry.
+async fn watch_config(
+    mut source: ConfigSource,
+    interval: Duration,
+    factory: RegistryFactory,
+    registry: SharedRegistry,
+    cluster: Cluster,
+) {
+    let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGHUP");
+            None
+        }
+    };
+    loop {
+        let forced = tokio::select! {
+            () = tokio::time::sleep(interval), if !interval.is_zero() => false,
+            () = async {
+                let received = match hangup.as_mut() {
+                    Some(h) => h.recv().await.is_some(),
+                    None => false,
+                };
+                if !received {
+                    std::future::pending::<()>().await;
+                }
+            } => true,
+        };
+        match source.poll(forced) {
+            Poll::Unchanged => {}
+            Poll::Refused(e) => {
+                tracing::error!("the rules file was refused; the previous rules keep serving:\n{e}")
+            }
+            Poll::Reloaded(rules) => {
+                for warning in &rules.warnings {
+                    tracing::warn!("{}:{warning}", source.path().display());
+                }
+                let (custom, external) = (rules.custom.len(), rules.external.len());
+                let next = factory.build(Arc::new(rules));
+                next.relist(&cluster.catalog()).await;
+                registry.store(Arc::new(next));
+                tracing::info!(custom, external, file = %source.path().display(), "rules reloaded");
+            }
+        }
+    }
+}
+
 /// Resolves on SIGTERM or SIGINT.
 async fn termination() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -500,7 +582,8 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
                 .into(),
         )
     })?;
-    let rules = Arc::new(rules::load(config)?);
+    let (source, rules) = ConfigSource::open(config)?;
+    let rules = Arc::new(rules);
     for warning in &rules.warnings {
         tracing::warn!("{}:{warning}", config.display());
     }
@@ -516,34 +599,38 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     }
     let client = kube::client(args.lister_kubeconfig.as_deref()).await?;
     let cluster = Cluster::connect(client, ClusterOptions::default()).await?;
-    let discovery = Discovery::new(Apis {
-        custom: !rules.custom.is_empty(),
-        external: !rules.external.is_empty(),
-        resource: rules.resource.is_some(),
-    });
-    let listener_docs = discovery.clone();
-    let registry = Arc::new(Registry::new(
-        rules.clone(),
-        prometheus.clone(),
-        RegistryOptions {
+    let discovery = Discovery::new(apis_of(&rules));
+    let factory = RegistryFactory {
+        prometheus: prometheus.clone(),
+        options: RegistryOptions {
             max_age,
             on_miss_interval: args.metrics_on_miss_interval,
         },
-        Box::new(move |snapshot| listener_docs.update(snapshot)),
-    ));
+        discovery: discovery.clone(),
+    };
+    let registry: SharedRegistry = Arc::new(ArcSwap::from_pointee(factory.build(rules)));
     let provider = Provider::new(registry.clone(), cluster.clone(), prometheus);
     let ready_registry = registry.clone();
     let state = Arc::new(ApiState {
         provider,
         discovery,
-        ready: Box::new(move || ready_registry.listed_once()),
+        ready: Box::new(move || ready_registry.load().listed_once()),
     });
     let relist = {
-        let registry = registry.clone();
         let cluster = cluster.clone();
-        let interval = args.metrics_relist_interval;
-        tokio::spawn(async move { registry.run(interval, || cluster.catalog()).await })
+        tokio::spawn(registry::relist_forever(
+            registry.clone(),
+            args.metrics_relist_interval,
+            move || cluster.catalog(),
+        ))
     };
+    let reload = tokio::spawn(watch_config(
+        source,
+        args.config_reload_interval,
+        factory,
+        registry,
+        cluster,
+    ));
     let tls = tls::server_config(&TlsOptions {
         cert_file: args.serving.tls_cert_file.clone(),
         key_file: args.serving.tls_private_key_file.clone(),
@@ -571,6 +658,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     )
     .await;
     relist.abort();
+    reload.abort();
     tracing::info!("stopped");
     Ok(())
 }

@@ -47,8 +47,8 @@ impl Provider {
             namespaced: req.namespace.is_some(),
             metric: req.metric.clone(),
         };
-        let source = self
-            .registry
+        let registry = self.registry();
+        let source = registry
             .custom(&key, &catalog)
             .await
             .ok_or_else(not_found)?;
@@ -69,7 +69,7 @@ impl Provider {
         if names.is_empty() {
             return Err(not_found());
         }
-        let rules = self.registry.rules();
+        let rules = registry.rules();
         let Some(rule) = rules.custom.get(source.rule) else {
             return Err(not_found());
         };

@@ -24,15 +24,15 @@ impl Provider {
         req: &ExternalRequest,
     ) -> Result<Vec<ExternalValue>, ProviderError> {
         let catalog = self.cluster.catalog();
-        let source = self
-            .registry
+        let registry = self.registry();
+        let source = registry
             .external(&req.metric, &catalog)
             .await
             .ok_or_else(|| ProviderError::MetricNotFound {
                 metric: req.metric.clone(),
                 resource: "namespaces".into(),
             })?;
-        let rules = self.registry.rules();
+        let rules = registry.rules();
         let rule = rules
             .external
             .get(source.rule)

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::kube::Cluster;
 use crate::prometheus::{PrometheusClient, QueryResult, Sample};
 use crate::quantity::{self, Format};
-use crate::registry::Registry;
+use crate::registry::{Registry, SharedRegistry};
 use crate::selector::LabelSelector;
 
 /// `core/v1.ObjectReference` as the custom metrics API fills it.
@@ -121,19 +121,24 @@ pub enum ProviderError {
 /// Everything a request needs. Cheap to clone.
 #[derive(Clone)]
 pub struct Provider {
-    registry: Arc<Registry>,
+    registry: SharedRegistry,
     cluster: Cluster,
     prometheus: PrometheusClient,
 }
 
 impl Provider {
-    /// A provider over a registry, a cluster and a Prometheus client.
-    pub fn new(registry: Arc<Registry>, cluster: Cluster, prometheus: PrometheusClient) -> Self {
+    /// A provider over the registry in use, a cluster and a Prometheus client.
+    pub fn new(registry: SharedRegistry, cluster: Cluster, prometheus: PrometheusClient) -> Self {
         Provider {
             registry,
             cluster,
             prometheus,
         }
+    }
+
+    /// The registry in use; a request keeps the one it started with, whatever reloads happen.
+    fn registry(&self) -> Arc<Registry> {
+        self.registry.load_full()
     }
 
     /// Run a query and return its vector; anything else is a fetch failure, logged with the

@@ -19,7 +19,7 @@ use crate::prometheus::{QueryResult, Sample};
 use crate::quantity::{self, Format};
 use crate::resources::{GroupResource, ResourceInfo};
 use crate::rules::query::ObjectQuery;
-use crate::rules::{ResourceMetricRules, ResourceQueries};
+use crate::rules::{ResourceMetricRules, ResourceQueries, Rules};
 use crate::selector::{FieldSelector, Selector};
 
 /// Only running pods have resource metrics.
@@ -121,14 +121,6 @@ fn field_value(object: &ObjectMeta, field: &str) -> String {
 }
 
 impl Provider {
-    fn resource_rules(&self) -> Result<&ResourceMetricRules, ProviderError> {
-        self.registry
-            .rules()
-            .resource
-            .as_ref()
-            .ok_or(ProviderError::FetchFailed)
-    }
-
     async fn core_resource(&self, plural: &str) -> Result<ResourceInfo, ProviderError> {
         self.cluster
             .resolve(&GroupResource::new("", plural))
@@ -262,7 +254,12 @@ impl Provider {
         &self,
         req: &PodMetricsRequest,
     ) -> Result<Vec<PodMetrics>, ProviderError> {
-        let rules = self.resource_rules()?;
+        // A reload may remove the resource rules: then every request fails.
+        let all_rules: Arc<Rules> = self.registry().rules().clone();
+        let rules = all_rules
+            .resource
+            .as_ref()
+            .ok_or(ProviderError::FetchFailed)?;
         let pods_info = self.core_resource("pods").await?;
         let listed = match (&req.name, &req.namespace) {
             (Some(name), Some(ns)) => self
@@ -347,7 +344,11 @@ impl Provider {
         &self,
         req: &NodeMetricsRequest,
     ) -> Result<Vec<NodeMetrics>, ProviderError> {
-        let rules = self.resource_rules()?;
+        let all_rules: Arc<Rules> = self.registry().rules().clone();
+        let rules = all_rules
+            .resource
+            .as_ref()
+            .ok_or(ProviderError::FetchFailed)?;
         let nodes_info = self.core_resource("nodes").await?;
         let listed = match &req.name {
             Some(name) => self

@@ -9,3 +9,4 @@ mod discovery;
 mod external_and_resource;
 mod lifecycle;
 mod prometheus_client;
+mod reload;

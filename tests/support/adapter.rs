@@ -103,6 +103,42 @@ impl Adapter {
         format!("https://127.0.0.1:{}", self.port)
     }
 
+    /// Replace the rules file the adapter was started with.
+    pub fn write_rules(&self, text: &str) {
+        let path = self.dir.path().join("config.yaml");
+        // Write then rename, as a ConfigMap volume swaps its files.
+        let tmp = self.dir.path().join("config.yaml.new");
+        std::fs::write(&tmp, text).expect("write rules");
+        std::fs::rename(&tmp, &path).expect("swap rules");
+    }
+
+    /// Send a signal (`HUP`, `TERM` …) to the adapter.
+    pub fn signal(&self, name: &str) {
+        let pid = self.process.pid().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -{name} {pid} failed");
+    }
+
+    /// Wait until the log contains `needle`.
+    pub async fn wait_for_log(&self, needle: &str, timeout: Duration) -> String {
+        let started = Instant::now();
+        loop {
+            let log = self.process.log_tail(10_000);
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                started.elapsed() < timeout,
+                "{needle:?} not logged within {timeout:?}:\n{}",
+                self.process.log_tail(30)
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The last lines of the adapter's log.
     pub fn log_tail(&self, lines: usize) -> String {
         self.process.log_tail(lines)
@@ -170,12 +206,7 @@ impl Adapter {
 
     /// Send SIGTERM and wait for the exit status.
     pub async fn terminate(mut self, timeout: Duration) -> ExitStatus {
-        let pid = self.process.pid().to_string();
-        let sent = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("run kill");
-        assert!(sent.success(), "kill -TERM {pid} failed");
+        self.signal("TERM");
         let started = Instant::now();
         loop {
             if let Some(status) = self.process.try_exit_status() {

@@ -1,0 +1,126 @@
+//! Hot reload of the rules file: a changed file that loads is applied (API groups included), a
+//! refused one is logged with its line and the previous rules keep serving, SIGHUP reloads at once.
+
+use std::time::{Duration, Instant};
+
+use crate::support::adapter::Adapter;
+use crate::support::exporter::Exporter;
+use crate::support::kube::{self, KubeDouble};
+use crate::support::prometheus::Prometheus;
+
+const CUSTOM: &str = r#"rules:
+- seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
+  resources:
+    overrides:
+      namespace: {resource: namespace}
+      pod: {resource: pod}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+"#;
+
+const EXTERNAL: &str = r#"externalRules:
+- seriesQuery: 'queue_depth{queue!=""}'
+  resources: {namespaced: false}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)
+"#;
+
+async fn wait_for_status(adapter: &Adapter, path: &str, code: u16) {
+    let started = Instant::now();
+    loop {
+        let (status, body) = adapter.get(path).await;
+        if status.as_u16() == code {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{path}: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_reload_when_the_file_changes_and_on_sighup() {
+    let cluster = KubeDouble::start().await;
+    cluster.apply(kube::namespace("speech"));
+    cluster.apply(kube::pod(
+        "speech",
+        "asr-0",
+        &[("app", "asr")],
+        "Running",
+        true,
+    ));
+    let exporter = Exporter::start().await;
+    exporter.set_gauge(
+        "asr_active_requests",
+        &[("namespace", "speech"), ("pod", "asr-0")],
+        2.0,
+    );
+    exporter.set_gauge("queue_depth", &[("queue", "stt")], 7.0);
+    let prometheus = Prometheus::builder()
+        .scrape("exporter", exporter.target())
+        .start()
+        .await;
+    prometheus
+        .wait_for(
+            "count(asr_active_requests) + count(queue_depth)",
+            |r| r.single_value() == Some(2.0),
+            Duration::from_secs(30),
+        )
+        .await;
+    let adapter = Adapter::builder(CUSTOM)
+        .arg("--config-reload-interval=200ms")
+        .start(prometheus.base_url(), &cluster.kubeconfig())
+        .await;
+    let external = "/apis/external.metrics.k8s.io/v1beta1/namespaces/speech/queue_depth";
+    let custom =
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/asr_active_requests";
+    let (status, _) = adapter.get(external).await;
+    assert_eq!(status.as_u16(), 404);
+
+    // A new file with external rules too: the external group appears, with its metric.
+    adapter.write_rules(&format!("{CUSTOM}{EXTERNAL}"));
+    wait_for_status(&adapter, external, 200).await;
+    let body = adapter.get_ok(external).await;
+    assert_eq!(body["items"][0]["value"], "7");
+    let apis = adapter.get_ok("/apis").await;
+    assert_eq!(apis["groups"].as_array().unwrap().len(), 2, "{apis}");
+    assert_eq!(adapter.get_ok(custom).await["items"][0]["value"], "2");
+
+    // upstream's broken sample config arrives as a reload: refused, naming line 30; the
+    // previous rules keep serving.
+    let sample = std::fs::read_to_string(format!(
+        "{}/../shared/reference/upstream-docs-sample-config.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    adapter.write_rules(&sample);
+    let log = adapter
+        .wait_for_log("the rules file was refused", Duration::from_secs(20))
+        .await;
+    assert!(log.contains("config.yaml:30:"), "{log}");
+    assert_eq!(adapter.get_ok(external).await["items"][0]["value"], "7");
+    assert_eq!(adapter.get_ok(custom).await["items"][0]["value"], "2");
+
+    // Back to custom rules only: the external group goes away.
+    adapter.write_rules(CUSTOM);
+    wait_for_status(&adapter, external, 404).await;
+    assert_eq!(adapter.get_ok(custom).await["items"][0]["value"], "2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_when_polling_is_off() {
+    let cluster = KubeDouble::start().await;
+    let dead = format!("http://127.0.0.1:{}", crate::support::harness::free_port());
+    let adapter = Adapter::builder(CUSTOM)
+        .arg("--config-reload-interval=0")
+        .start(&dead, &cluster.kubeconfig())
+        .await;
+    adapter.get_ok("/apis/custom.metrics.k8s.io/v1beta1").await;
+    adapter.write_rules(EXTERNAL);
+    adapter.signal("HUP");
+    wait_for_status(&adapter, "/apis/external.metrics.k8s.io/v1beta1", 200).await;
+    wait_for_status(&adapter, "/apis/custom.metrics.k8s.io/v1beta1", 404).await;
+    adapter
+        .wait_for_log("rules reloaded", Duration::from_secs(5))
+        .await;
+}
