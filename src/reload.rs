@@ -24,7 +24,7 @@ pub enum Poll {
     /// The file did not change.
     Unchanged,
     /// New rules.
-    Reloaded(Rules),
+    Reloaded(Box<Rules>),
     /// The new content was refused; the previous rules stay. The same content is not reported
     /// again.
     Refused(LoadError),
@@ -66,7 +66,7 @@ impl ConfigSource {
         let parsed = parse(&self.path, &bytes);
         self.last = Some(bytes);
         match parsed {
-            Ok(rules) => Poll::Reloaded(rules),
+            Ok(rules) => Poll::Reloaded(Box::new(rules)),
             Err(e) => Poll::Refused(e),
         }
     }

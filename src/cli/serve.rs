@@ -540,7 +540,7 @@ async fn watch_config(
                     tracing::warn!("{}:{warning}", source.path().display());
                 }
                 let (custom, external) = (rules.custom.len(), rules.external.len());
-                let next = factory.build(Arc::new(rules));
+                let next = factory.build(Arc::from(rules));
                 next.relist(&cluster.catalog()).await;
                 registry.store(Arc::new(next));
                 tracing::info!(custom, external, file = %source.path().display(), "rules reloaded");
