@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::extract::{Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
 
@@ -24,6 +25,7 @@ use routes::{Params, Route};
 use status::{ApiError, UNABLE_TO_FETCH, UNABLE_TO_LIST};
 
 use crate::provider::{Provider, ProviderError};
+use crate::server::auth::{Auth, PeerCertificates, Refusal};
 
 /// Encode a value as JSON, pretty (two-space indent) or compact.
 pub fn encode<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Vec<u8> {
@@ -44,6 +46,27 @@ pub struct ApiState {
     pub discovery: Discovery,
     /// Whether `/readyz` says ready.
     pub ready: Box<dyn Fn() -> bool + Send + Sync>,
+    /// Delegated authentication and authorization (`None`: every request is served).
+    pub auth: Option<Arc<Auth>>,
+}
+
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        match r {
+            Refusal::Unauthorized => ApiError::Unauthorized,
+            Refusal::Forbidden {
+                message,
+                name,
+                group,
+                kind,
+            } => ApiError::Forbidden {
+                message,
+                name,
+                group,
+                kind,
+            },
+        }
+    }
 }
 
 /// The router of the whole API.
@@ -150,21 +173,36 @@ fn version_info() -> serde_json::Value {
     })
 }
 
-async fn handle(
-    State(state): State<Arc<ApiState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let path = uri.path();
+/// Who is asking and may they: `Ok` to go on, or the refusal.
+async fn admit(state: &ApiState, request: &Parts) -> Result<(), ApiError> {
+    let Some(auth) = &state.auth else {
+        return Ok(());
+    };
+    let peer = request.extensions.get::<PeerCertificates>();
+    let user = auth.authenticate(peer, &request.headers).await?;
+    auth.authorize(&user, &request.method, request.uri.path())
+        .await
+        .map_err(|refusal| {
+            tracing::debug!(user = %user.name, path = %request.uri.path(), "forbidden");
+            refusal.into()
+        })
+}
+
+async fn handle(State(state): State<Arc<ApiState>>, request: Request) -> Response {
+    let (request, _body) = request.into_parts();
+    let path = request.uri.path();
+    let params = Params::parse(request.uri.query());
+    let pretty = wants_pretty(&params, &request.headers);
+    if let Err(e) = admit(&state, &request).await {
+        return error_response(&e, pretty);
+    }
+    let method = &request.method;
     if let Some(response) = health(path, (state.ready)()) {
         return response;
     }
     if path == "/version" {
         return json_response(StatusCode::OK, encode(&version_info(), true));
     }
-    let params = Params::parse(uri.query());
-    let pretty = wants_pretty(&params, &headers);
     if method != Method::GET {
         let e = ApiError::MethodNotAllowed(format!("{method} is not supported"));
         return error_response(&e, pretty);

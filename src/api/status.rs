@@ -29,6 +29,19 @@ pub enum ApiError {
     Internal(&'static str),
     /// 405 for anything but GET.
     MethodNotAllowed(String),
+    /// 401: credentials that could not be verified.
+    Unauthorized,
+    /// 403, with the object the request was about.
+    Forbidden {
+        /// The message.
+        message: String,
+        /// `details.name`
+        name: String,
+        /// `details.group`
+        group: String,
+        /// `details.kind`
+        kind: String,
+    },
 }
 
 /// The cause prometheus-adapter reports for every backend failure.
@@ -94,6 +107,8 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
         }
     }
 
@@ -135,6 +150,22 @@ impl ApiError {
                 )
             }
             ApiError::MethodNotAllowed(m) => (m, "MethodNotAllowed", None),
+            ApiError::Unauthorized => ("Unauthorized", "Unauthorized", None),
+            ApiError::Forbidden {
+                message,
+                name,
+                group,
+                kind,
+            } => (
+                message,
+                "Forbidden",
+                Some(Details {
+                    name,
+                    group,
+                    kind,
+                    causes: Vec::new(),
+                }),
+            ),
         };
         let status = Status {
             kind: "Status",
@@ -171,6 +202,10 @@ mod tests {
         assert_eq!(
             json(ApiError::NoRoute),
             r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}"#
+        );
+        assert_eq!(
+            json(ApiError::Unauthorized),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}"#
         );
         assert_eq!(
             json(ApiError::ObjectNotFound {

@@ -2,9 +2,8 @@
 //! the Helm chart's args work unchanged) and the start-up sequence.
 //!
 //! Flags that configure machinery prometheus-adapter inherits from the Kubernetes apiserver
-//! library and that metrics-adapter does not have (audit logs, profiling, delegated
-//! authentication and authorization …) are accepted so that existing manifests start, and each
-//! one that is set is named in a warning at start-up.
+//! library and that metrics-adapter does not have (audit logs, profiling …) are accepted so
+//! that existing manifests start, and each one that is set is named in a warning at start-up.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -17,12 +16,13 @@ use clap::{ArgAction, Args};
 
 use crate::api::discovery::{Apis, Discovery};
 use crate::api::{self, ApiState};
-use crate::kube::{self, Cluster, ClusterOptions};
+use crate::kube::{self, AuthenticationConfig, Cluster, ClusterOptions, Reviewer};
 use crate::prometheus::{ClientConfig, PrometheusClient, Verb};
 use crate::provider::Provider;
 use crate::registry::{self, Registry, RegistryOptions, SharedRegistry};
 use crate::reload::{ConfigSource, Poll};
 use crate::rules::Rules;
+use crate::server::auth::{Auth, AuthOptions};
 use crate::server::tls::{self, TlsOptions};
 use crate::server::{self, ServeOptions};
 use crate::{rules, telemetry};
@@ -147,6 +147,158 @@ pub struct ServingArgs {
     pub http2_max_streams_per_connection: u32,
 }
 
+/// Delegated authentication and authorization, as prometheus-adapter's apiserver library has
+/// them: front-proxy headers behind a verified client certificate, client certificates, bearer
+/// tokens (TokenReview), then SubjectAccessReview.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// Kubeconfig for TokenReviews and for reading the trust ConfigMap (default: as
+    /// --lister-kubeconfig).
+    #[arg(long, value_name = "FILE")]
+    pub authentication_kubeconfig: Option<PathBuf>,
+    /// Do not read kube-system/extension-apiserver-authentication; use only the flags.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
+    pub authentication_skip_lookup: bool,
+    /// Start even if that ConfigMap cannot be read (proxied requests are then anonymous).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
+    pub authentication_tolerate_lookup_failure: bool,
+    /// How long token reviews are cached.
+    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    pub authentication_token_webhook_cache_ttl: Duration,
+    /// CA bundle for client certificates (user = CN, groups = O).
+    #[arg(long, value_name = "FILE")]
+    pub client_ca_file: Option<PathBuf>,
+    /// CA bundle of the front proxy's client certificate.
+    #[arg(long, value_name = "FILE")]
+    pub requestheader_client_ca_file: Option<PathBuf>,
+    /// CNs allowed for the front proxy's certificate (empty: any from the CA).
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub requestheader_allowed_names: Vec<String>,
+    /// Headers naming the user.
+    #[arg(long, value_name = "HEADERS", value_delimiter = ',')]
+    pub requestheader_username_headers: Vec<String>,
+    /// Headers naming the groups.
+    #[arg(long, value_name = "HEADERS", value_delimiter = ',')]
+    pub requestheader_group_headers: Vec<String>,
+    /// Prefixes of headers carrying extra user attributes.
+    #[arg(long, value_name = "PREFIXES", value_delimiter = ',')]
+    pub requestheader_extra_headers_prefix: Vec<String>,
+    /// Kubeconfig for SubjectAccessReviews (default: as --lister-kubeconfig).
+    #[arg(long, value_name = "FILE")]
+    pub authorization_kubeconfig: Option<PathBuf>,
+    /// Paths served without authorization (exact, or prefix with a trailing `*`).
+    #[arg(
+        long,
+        value_name = "PATHS",
+        value_delimiter = ',',
+        default_value = "/healthz,/readyz,/livez"
+    )]
+    pub authorization_always_allow_paths: Vec<String>,
+    /// How long allowed access reviews are cached.
+    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    pub authorization_webhook_cache_authorized_ttl: Duration,
+    /// How long denied access reviews are cached.
+    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    pub authorization_webhook_cache_unauthorized_ttl: Duration,
+}
+
+fn read_pem(flag: &str, path: &PathBuf) -> Result<String, StartError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| StartError::Flag(format!("{flag}: {}: {e}", path.display())))
+}
+
+impl AuthArgs {
+    /// The trust settings: the cluster's ConfigMap (unless skipped), overridden by the flags.
+    async fn trust(&self, reviewer: &Reviewer) -> Result<AuthenticationConfig, StartError> {
+        let mut config = AuthenticationConfig::default();
+        if !self.authentication_skip_lookup {
+            match reviewer.authentication_config().await {
+                Ok(Some(found)) => config = found,
+                Ok(None) => {}
+                Err(e) if self.authentication_tolerate_lookup_failure => {
+                    tracing::warn!(error = %e, "cannot read kube-system/extension-apiserver-authentication; continuing without it");
+                }
+                Err(e) => {
+                    return Err(StartError::Flag(format!(
+                        "--authentication-kubeconfig: cannot read kube-system/extension-apiserver-authentication ({e}); grant the Role extension-apiserver-authentication-reader, or pass --authentication-skip-lookup or --authentication-tolerate-lookup-failure"
+                    )));
+                }
+            }
+        }
+        if let Some(path) = &self.client_ca_file {
+            config.client_ca = Some(read_pem("--client-ca-file", path)?);
+        }
+        if let Some(path) = &self.requestheader_client_ca_file {
+            config.requestheader_ca = Some(read_pem("--requestheader-client-ca-file", path)?);
+        }
+        let set = |flag: &[String], slot: &mut Vec<String>| {
+            if !flag.is_empty() {
+                *slot = flag.to_vec();
+            }
+        };
+        set(&self.requestheader_allowed_names, &mut config.allowed_names);
+        set(
+            &self.requestheader_username_headers,
+            &mut config.username_headers,
+        );
+        set(&self.requestheader_group_headers, &mut config.group_headers);
+        set(
+            &self.requestheader_extra_headers_prefix,
+            &mut config.extra_prefixes,
+        );
+        Ok(config)
+    }
+
+    fn options(&self) -> AuthOptions {
+        AuthOptions {
+            always_allow_paths: self.authorization_always_allow_paths.clone(),
+            always_allow_groups: vec!["system:masters".into()],
+            token_cache_ttl: self.authentication_token_webhook_cache_ttl,
+            authorized_ttl: self.authorization_webhook_cache_authorized_ttl,
+            unauthorized_ttl: self.authorization_webhook_cache_unauthorized_ttl,
+        }
+    }
+}
+
+/// Build authentication and authorization, and keep the trust settings fresh (re-read every
+/// minute, as the apiserver library re-reads its CA files).
+async fn start_auth(args: &AuthArgs, lister: &::kube::Client) -> Result<Arc<Auth>, StartError> {
+    let client_for = |path: &Option<PathBuf>| {
+        let path = path.clone();
+        let lister = lister.clone();
+        async move {
+            match path {
+                Some(p) => kube::client(Some(&p)).await,
+                None => Ok(lister),
+            }
+        }
+    };
+    let tokens = Reviewer::new(client_for(&args.authentication_kubeconfig).await?);
+    let access = Reviewer::new(client_for(&args.authorization_kubeconfig).await?);
+    let trust = args.trust(&tokens).await?;
+    let auth = Arc::new(
+        Auth::new(trust, tokens.clone(), access, args.options()).map_err(StartError::Flag)?,
+    );
+    let refreshed = auth.clone();
+    let args = args.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            match args.trust(&tokens).await {
+                Ok(config) => {
+                    if let Err(e) = refreshed.update_trust(config) {
+                        tracing::warn!(error = %e, "new client authentication settings refused");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "refreshing client authentication settings failed")
+                }
+            }
+        }
+    });
+    Ok(auth)
+}
+
 /// Logging.
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
@@ -183,76 +335,6 @@ const INERT_FLAGS: &[(&str, bool, &str)] = &[
     ),
     ("permit-port-sharing", false, "not supported"),
     ("permit-address-sharing", false, "not supported"),
-    (
-        "authentication-kubeconfig",
-        true,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "authentication-skip-lookup",
-        false,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "authentication-token-webhook-cache-ttl",
-        true,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "authentication-tolerate-lookup-failure",
-        false,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "client-ca-file",
-        true,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "requestheader-client-ca-file",
-        true,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "requestheader-allowed-names",
-        true,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "requestheader-username-headers",
-        true,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "requestheader-group-headers",
-        true,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "requestheader-extra-headers-prefix",
-        true,
-        "delegated authentication is not implemented",
-    ),
-    (
-        "authorization-kubeconfig",
-        true,
-        "delegated authorization is not implemented",
-    ),
-    (
-        "authorization-always-allow-paths",
-        true,
-        "delegated authorization is not implemented",
-    ),
-    (
-        "authorization-webhook-cache-authorized-ttl",
-        true,
-        "delegated authorization is not implemented",
-    ),
-    (
-        "authorization-webhook-cache-unauthorized-ttl",
-        true,
-        "delegated authorization is not implemented",
-    ),
     (
         "audit-policy-file",
         true,
@@ -402,6 +484,8 @@ pub struct ServeArgs {
     pub prometheus: PrometheusArgs,
     #[command(flatten)]
     pub serving: ServingArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
     #[command(flatten)]
     pub log: LogArgs,
     #[command(flatten)]
@@ -598,6 +682,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         ));
     }
     let client = kube::client(args.lister_kubeconfig.as_deref()).await?;
+    let auth = start_auth(&args.auth, &client).await?;
     let cluster = Cluster::connect(client, ClusterOptions::default()).await?;
     let discovery = Discovery::new(apis_of(&rules));
     let factory = RegistryFactory {
@@ -615,6 +700,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         provider,
         discovery,
         ready: Box::new(move || ready_registry.load().listed_once()),
+        auth: Some(auth),
     });
     let relist = {
         let cluster = cluster.clone();

@@ -7,6 +7,7 @@
 //! type in use instead of a full LIST per request.
 
 mod cache;
+mod reviews;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -18,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
 
 use cache::ObjectCache;
 pub use cache::ObjectMeta;
+pub use reviews::{AuthenticationConfig, Reviewer, UserInfo};
 
 use crate::resources::{GroupResource, ResourceCatalog, ResourceInfo};
 use crate::selector::Selector;

@@ -249,19 +249,22 @@ pub fn server_config(options: &TlsOptions) -> Result<Arc<rustls::ServerConfig>, 
         }
     };
     let (certs, key) = serving_certificate(options)?;
-    let mut config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(crypto_provider(options)?))
-            .with_protocol_versions(versions)
-            .map_err(|e| TlsError::Invalid {
-                flag: "--tls-cipher-suites",
-                message: e.to_string(),
-            })?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| TlsError::Invalid {
-                flag: "--tls-cert-file",
-                message: format!("certificate and key do not work together: {e}"),
-            })?;
+    let provider = crypto_provider(options)?;
+    // Ask for a client certificate (the front proxy's), never require one: authentication
+    // verifies it per request.
+    let client_certs = super::auth::RequestClientCertificate::new(&provider);
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .map_err(|e| TlsError::Invalid {
+            flag: "--tls-cipher-suites",
+            message: e.to_string(),
+        })?
+        .with_client_cert_verifier(client_certs)
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Invalid {
+            flag: "--tls-cert-file",
+            message: format!("certificate and key do not work together: {e}"),
+        })?;
     config.alpn_protocols = if options.disable_http2 {
         vec![b"http/1.1".to_vec()]
     } else {

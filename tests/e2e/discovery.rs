@@ -397,8 +397,10 @@ async fn reference_rules_files_answer_what_prometheus_answers() {
                 .find(|s| s.label(&query.resource_label) == Some(name))
                 .unwrap_or_else(|| panic!("{}: no sample for {name}", query.query))
                 .value;
+            // Within 5 %, or within the milli-unit the quantity is rounded to.
+            let got = value_of(item);
             assert!(
-                close(value_of(item), want, 0.05),
+                close(got, want, 0.05) || (got - want).abs() <= 0.001,
                 "{request}: {item} vs {want} from {}",
                 query.query
             );

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod auth;
 mod custom_metrics;
 mod deploy;
 mod discovery;

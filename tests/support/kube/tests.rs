@@ -169,14 +169,14 @@ async fn kube_rs_reads_metadata_only() {
         .json::<Value>()
         .await
         .unwrap();
-    assert_eq!(
-        raw["items"][0]
-            .as_object()
-            .unwrap()
-            .keys()
-            .collect::<Vec<_>>(),
-        ["apiVersion", "kind", "metadata"]
-    );
+    let mut keys: Vec<&str> = raw["items"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["apiVersion", "kind", "metadata"]);
 
     let accepts: Vec<String> = cluster
         .requests()
