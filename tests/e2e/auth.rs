@@ -3,24 +3,12 @@
 //! requests, `system:masters` and the health paths without a SubjectAccessReview, and the 401 and
 //! 403 Status bodies the apiserver writes.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::adapter::Adapter;
-use crate::support::exporter::Exporter;
 use crate::support::kube::{self, ApiService, KubeDouble, UserInfo};
-use crate::support::prometheus::Prometheus;
-
-const RULES: &str = r#"rules:
-- seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
-  resources:
-    overrides:
-      namespace: {resource: namespace}
-      pod: {resource: pod}
-  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
-"#;
+use crate::support::world::{ASR_RULES, World};
 
 const METRIC: &str = "/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/%2A/asr_active_requests?labelSelector=app%3Dasr";
 const HPA: &str = "system:serviceaccount:kube-system:horizontal-pod-autoscaler";
@@ -106,19 +94,14 @@ async fn who_is_asking_and_may_they() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let front_proxy_ca = Ca::new("front-proxy-ca");
     let client_ca = Ca::new("client-ca");
-    let cluster = KubeDouble::start().await;
-    cluster.apply(kube::extension_apiserver_authentication(
-        &client_ca.pem,
-        &front_proxy_ca.pem,
-    ));
-    cluster.apply(kube::namespace("speech"));
-    cluster.apply(kube::pod(
-        "speech",
-        "asr-0",
-        &[("app", "asr")],
-        "Running",
-        true,
-    ));
+    let world = World::asr(3.0, |cluster, _| {
+        cluster.apply(kube::extension_apiserver_authentication(
+            &client_ca.pem,
+            &front_proxy_ca.pem,
+        ));
+    })
+    .await;
+    let cluster = &world.cluster;
     cluster.add_token(
         "hpa-token",
         UserInfo {
@@ -143,26 +126,7 @@ async fn who_is_asking_and_may_they() {
             .unwrap_or_default();
         (user == HPA || user == "alice") && group == "custom.metrics.k8s.io"
     });
-    let exporter = Exporter::start().await;
-    exporter.set_gauge(
-        "asr_active_requests",
-        &[("namespace", "speech"), ("pod", "asr-0")],
-        3.0,
-    );
-    let prometheus = Prometheus::builder()
-        .scrape("exporter", exporter.target())
-        .start()
-        .await;
-    prometheus
-        .wait_for(
-            "asr_active_requests",
-            |r| r.single_value() == Some(3.0),
-            Duration::from_secs(30),
-        )
-        .await;
-    let adapter = Adapter::builder(RULES)
-        .start(prometheus.base_url(), &cluster.kubeconfig())
-        .await;
+    let adapter = world.adapter(Adapter::builder(ASR_RULES)).await;
     let url = format!("{}{METRIC}", adapter.url());
     let plain = client_with(None);
 
@@ -171,20 +135,20 @@ async fn who_is_asking_and_may_they() {
     assert_eq!(status, StatusCode::OK);
 
     // A bearer token of system:masters: allowed without a SubjectAccessReview.
-    let before = reviews_for(&cluster);
+    let before = reviews_for(cluster);
     let (status, body) = get(&plain, &url, Some("test"), &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["items"][0]["value"], "3");
-    assert_eq!(reviews_for(&cluster), before);
+    assert_eq!(reviews_for(cluster), before);
 
     // The HPA's token: reviewed, then allowed by RBAC; the review is cached.
     let (status, _) = get(&plain, &url, Some("hpa-token"), &[]).await;
     assert_eq!(status, StatusCode::OK);
-    let after_first = reviews_for(&cluster);
+    let after_first = reviews_for(cluster);
     assert_eq!(after_first, before + 1);
     let (status, _) = get(&plain, &url, Some("hpa-token"), &[]).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(reviews_for(&cluster), after_first);
+    assert_eq!(reviews_for(cluster), after_first);
     let review = cluster
         .requests()
         .into_iter()

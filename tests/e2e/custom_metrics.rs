@@ -1,17 +1,14 @@
 //! custom.metrics.k8s.io end to end: the adapter binary, a real Prometheus scraping an exporter
 //! the test controls, and the Kubernetes API double. Every route and error of both versions.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::adapter::Adapter;
-use crate::support::exporter::Exporter;
-use crate::support::kube::{self, KubeDouble};
-use crate::support::prometheus::Prometheus;
+use crate::support::kube;
+use crate::support::world::World;
 
-const ASR_RULES: &str = r#"rules:
+const ASR_AND_BROKEN_RULES: &str = r#"rules:
 - seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
   resources:
     overrides:
@@ -31,56 +28,49 @@ const V2: &str = "/apis/custom.metrics.k8s.io/v1beta2";
 
 /// The world of the ASR tests: pods in `speech`, series for two of them (one per zone), a NaN
 /// series in `other`, and a metric whose query Prometheus refuses.
-async fn asr_world() -> (KubeDouble, Exporter, Prometheus) {
-    let cluster = KubeDouble::start().await;
-    for ns in ["speech", "other"] {
-        cluster.apply(kube::namespace(ns));
-    }
-    for (name, app) in [
-        ("asr-0", "asr"),
-        ("asr-1", "asr"),
-        ("asr-2", "asr"),
-        ("db-0", "db"),
-    ] {
-        cluster.apply(kube::pod("speech", name, &[("app", app)], "Running", true));
-    }
-    cluster.apply(kube::pod(
-        "other",
-        "weird-0",
-        &[("app", "asr")],
-        "Running",
-        true,
-    ));
-    let exporter = Exporter::start().await;
-    let series = [
-        ("speech", "asr-0", "a", 3.0),
-        ("speech", "asr-1", "b", 7.5),
-        ("other", "weird-0", "a", f64::NAN),
-    ];
-    for (ns, pod, zone, value) in series {
-        exporter.set_gauge(
-            "asr_active_requests",
-            &[("namespace", ns), ("pod", pod), ("zone", zone)],
-            value,
-        );
-    }
-    exporter.set_gauge(
-        "broken_metric",
-        &[("namespace", "speech"), ("pod", "asr-0")],
-        1.0,
-    );
-    let prometheus = Prometheus::builder()
-        .scrape("exporter", exporter.target())
-        .start()
-        .await;
-    prometheus
-        .wait_for(
-            "count(asr_active_requests) + count(broken_metric)",
-            |r| r.single_value() == Some(4.0),
-            Duration::from_secs(30),
-        )
-        .await;
-    (cluster, exporter, prometheus)
+async fn asr_world() -> World {
+    World::start(
+        |cluster, exporter| {
+            for ns in ["speech", "other"] {
+                cluster.apply(kube::namespace(ns));
+            }
+            for (name, app) in [
+                ("asr-0", "asr"),
+                ("asr-1", "asr"),
+                ("asr-2", "asr"),
+                ("db-0", "db"),
+            ] {
+                cluster.apply(kube::pod("speech", name, &[("app", app)], "Running", true));
+            }
+            cluster.apply(kube::pod(
+                "other",
+                "weird-0",
+                &[("app", "asr")],
+                "Running",
+                true,
+            ));
+            let series = [
+                ("speech", "asr-0", "a", 3.0),
+                ("speech", "asr-1", "b", 7.5),
+                ("other", "weird-0", "a", f64::NAN),
+            ];
+            for (ns, pod, zone, value) in series {
+                exporter.set_gauge(
+                    "asr_active_requests",
+                    &[("namespace", ns), ("pod", pod), ("zone", zone)],
+                    value,
+                );
+            }
+            exporter.set_gauge(
+                "broken_metric",
+                &[("namespace", "speech"), ("pod", "asr-0")],
+                1.0,
+            );
+        },
+        "asr_active_requests or broken_metric",
+        4,
+    )
+    .await
 }
 
 fn items(body: &Value) -> &Vec<Value> {
@@ -122,10 +112,9 @@ fn is_k8s_time(v: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_and_namespace_metrics_in_both_versions() {
-    let (cluster, _exporter, prometheus) = asr_world().await;
-    let adapter = Adapter::builder(ASR_RULES)
-        .arg("--metrics-relist-interval=1m")
-        .start(prometheus.base_url(), &cluster.kubeconfig())
+    let world = asr_world().await;
+    let adapter = world
+        .adapter(Adapter::builder(ASR_AND_BROKEN_RULES).arg("--metrics-relist-interval=1m"))
         .await;
 
     // Discovery: both versions list the same resources, scopes never mixed under one parent.
@@ -415,20 +404,19 @@ async fn pods_and_namespace_metrics_in_both_versions() {
 
     // `*` requests are answered from the watch cache: one LIST and one WATCH of pods, however
     // many requests were made.
-    let pod_lists = cluster
+    let pod_lists = world
+        .cluster
         .requests()
         .into_iter()
         .filter(|r| r.path == "/api/v1/pods" && !r.is_watch())
         .count();
-    assert_eq!(pod_lists, 1, "{:#?}", cluster.requests());
+    assert_eq!(pod_lists, 1, "{:#?}", world.cluster.requests());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_raw_through_a_kubeconfig_pointing_at_the_adapter() {
-    let (cluster, _exporter, prometheus) = asr_world().await;
-    let adapter = Adapter::builder(ASR_RULES)
-        .start(prometheus.base_url(), &cluster.kubeconfig())
-        .await;
+    let world = asr_world().await;
+    let adapter = world.adapter(Adapter::builder(ASR_AND_BROKEN_RULES)).await;
     let output = adapter.kubectl(&["get", "--raw", V1]).await;
     assert!(
         output.status.success(),

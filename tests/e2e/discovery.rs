@@ -12,9 +12,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::adapter::Adapter;
-use crate::support::exporter::Exporter;
-use crate::support::kube::{self, KubeDouble, ResourceType};
-use crate::support::prometheus::Prometheus;
+use crate::support::kube::{self, ResourceType};
+use crate::support::world::World;
 
 const SELDON_RULES: &str = r#"rules:
 - seriesQuery: 'seldon_model_infer_total{namespace!="",model!=""}'
@@ -68,30 +67,32 @@ async fn get_until_ok(adapter: &Adapter, path: &str, timeout: Duration) -> Value
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seldon_models_new_crds_and_new_series() {
-    let cluster = KubeDouble::start().await;
-    cluster.apply(kube::namespace("seldon"));
-    cluster.apply(kube::seldon_model("seldon", "irisa0", 1));
-    cluster.apply(kube::pod(
-        "seldon",
-        "mlserver-0",
-        &[("app", "mlserver")],
-        "Running",
-        true,
-    ));
-    let exporter = Exporter::start().await;
-    let model = |method: &'static str| {
-        [
-            ("namespace", "seldon"),
-            ("model", "irisa0"),
-            ("method_type", method),
-        ]
-    };
-    exporter.set_counter_rate("seldon_model_infer_total", &model("rest"), 6.0);
-    exporter.set_counter_rate("seldon_model_infer_total", &model("grpc"), 2.0);
-    let prometheus = Prometheus::builder()
-        .scrape("exporter", exporter.target())
-        .start()
-        .await;
+    let world = World::start(
+        |cluster, exporter| {
+            cluster.apply(kube::namespace("seldon"));
+            cluster.apply(kube::seldon_model("seldon", "irisa0", 1));
+            cluster.apply(kube::pod(
+                "seldon",
+                "mlserver-0",
+                &[("app", "mlserver")],
+                "Running",
+                true,
+            ));
+            let model = |method: &'static str| {
+                [
+                    ("namespace", "seldon"),
+                    ("model", "irisa0"),
+                    ("method_type", method),
+                ]
+            };
+            exporter.set_counter_rate("seldon_model_infer_total", &model("rest"), 6.0);
+            exporter.set_counter_rate("seldon_model_infer_total", &model("grpc"), 2.0);
+        },
+        "seldon_model_infer_total",
+        2,
+    )
+    .await;
+    let (cluster, exporter, prometheus) = (&world.cluster, &world.exporter, &world.prometheus);
     prometheus
         .wait_for_value(
             "sum(rate(seldon_model_infer_total[10s]))",
@@ -218,44 +219,46 @@ struct Case {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_rules_files_answer_what_prometheus_answers() {
-    let cluster = KubeDouble::start().await;
-    cluster.apply(kube::namespace("web"));
-    for pod in ["web-0", "web-1"] {
-        cluster.apply(kube::pod("web", pod, &[("app", "web")], "Running", true));
-    }
-    cluster.apply(kube::deployment("web", "frontend", 2, &[("app", "web")]));
-    let exporter = Exporter::start().await;
-    for (pod, rate) in [("web-0", 4.0), ("web-1", 2.0)] {
-        exporter.set_counter_rate(
-            "container_cpu_usage_seconds_total",
-            &[("namespace", "web"), ("pod", pod), ("container", "app")],
-            rate / 10.0,
-        );
-        exporter.set_counter_rate(
-            "http_requests_total",
-            &[
-                ("namespace", "web"),
-                ("pod", pod),
-                ("kubernetes_namespace", "web"),
-                ("kubernetes_pod_name", pod),
-            ],
-            rate,
-        );
-        exporter.set_gauge(
-            "queue_length",
-            &[("namespace", "web"), ("pod", pod)],
-            rate * 10.0,
-        );
-    }
-    exporter.set_gauge(
-        "kube_deployment_status_replicas",
-        &[("namespace", "web"), ("deployment", "frontend")],
-        2.0,
-    );
-    let prometheus = Prometheus::builder()
-        .scrape("exporter", exporter.target())
-        .start()
-        .await;
+    let world = World::start(
+        |cluster, exporter| {
+            cluster.apply(kube::namespace("web"));
+            for pod in ["web-0", "web-1"] {
+                cluster.apply(kube::pod("web", pod, &[("app", "web")], "Running", true));
+            }
+            cluster.apply(kube::deployment("web", "frontend", 2, &[("app", "web")]));
+            for (pod, rate) in [("web-0", 4.0), ("web-1", 2.0)] {
+                exporter.set_counter_rate(
+                    "container_cpu_usage_seconds_total",
+                    &[("namespace", "web"), ("pod", pod), ("container", "app")],
+                    rate / 10.0,
+                );
+                exporter.set_counter_rate(
+                    "http_requests_total",
+                    &[
+                        ("namespace", "web"),
+                        ("pod", pod),
+                        ("kubernetes_namespace", "web"),
+                        ("kubernetes_pod_name", pod),
+                    ],
+                    rate,
+                );
+                exporter.set_gauge(
+                    "queue_length",
+                    &[("namespace", "web"), ("pod", pod)],
+                    rate * 10.0,
+                );
+            }
+            exporter.set_gauge(
+                "kube_deployment_status_replicas",
+                &[("namespace", "web"), ("deployment", "frontend")],
+                2.0,
+            );
+        },
+        "http_requests_total",
+        2,
+    )
+    .await;
+    let (cluster, prometheus) = (&world.cluster, &world.prometheus);
     prometheus
         .wait_for(
             "count(http_requests_total)",

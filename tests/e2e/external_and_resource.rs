@@ -9,9 +9,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::adapter::Adapter;
-use crate::support::exporter::Exporter;
-use crate::support::kube::{self, ApiService, KubeDouble};
-use crate::support::prometheus::Prometheus;
+use crate::support::kube::{self, ApiService};
+use crate::support::world::World;
 
 const EXT: &str = "/apis/external.metrics.k8s.io/v1beta1";
 const RES: &str = "/apis/metrics.k8s.io/v1beta1";
@@ -35,86 +34,88 @@ fn close(actual: f64, expected: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_and_resource_metrics_with_kubectl_top() {
-    let cluster = KubeDouble::start().await;
-    cluster.apply(kube::namespace("speech"));
-    for (name, phase) in [
-        ("asr-0", "Running"),
-        ("asr-1", "Running"),
-        ("asr-2", "Pending"),
-        ("asr-3", "Running"),
-    ] {
-        cluster.apply(kube::pod(
-            "speech",
-            name,
-            &[("app", "asr")],
-            phase,
-            phase == "Running",
-        ));
-    }
-    cluster.apply(kube::node("node-1", "4", "8Gi"));
-    cluster.apply(kube::node("node-2", "4", "8Gi"));
+    let world = World::start(
+        |cluster, exporter| {
+            cluster.apply(kube::namespace("speech"));
+            for (name, phase) in [
+                ("asr-0", "Running"),
+                ("asr-1", "Running"),
+                ("asr-2", "Pending"),
+                ("asr-3", "Running"),
+            ] {
+                cluster.apply(kube::pod(
+                    "speech",
+                    name,
+                    &[("app", "asr")],
+                    phase,
+                    phase == "Running",
+                ));
+            }
+            cluster.apply(kube::node("node-1", "4", "8Gi"));
+            cluster.apply(kube::node("node-2", "4", "8Gi"));
 
-    let exporter = Exporter::start().await;
-    let container = |pod: &'static str, c: &'static str| {
-        [("namespace", "speech"), ("pod", pod), ("container", c)]
-    };
-    exporter.set_counter_rate(
+            let container = |pod: &'static str, c: &'static str| {
+                [("namespace", "speech"), ("pod", pod), ("container", c)]
+            };
+            exporter.set_counter_rate(
+                "container_cpu_usage_seconds_total",
+                &container("asr-0", "asr"),
+                0.25,
+            );
+            exporter.set_counter_rate(
+                "container_cpu_usage_seconds_total",
+                &container("asr-0", "sidecar"),
+                0.05,
+            );
+            exporter.set_counter_rate(
+                "container_cpu_usage_seconds_total",
+                &container("asr-1", "asr"),
+                0.5,
+            );
+            exporter.set_counter_rate(
+                "container_cpu_usage_seconds_total",
+                &container("asr-2", "asr"),
+                0.5,
+            );
+            exporter.set_gauge(
+                "container_memory_working_set_bytes",
+                &container("asr-0", "asr"),
+                100.0 * 1048576.0,
+            );
+            exporter.set_gauge(
+                "container_memory_working_set_bytes",
+                &container("asr-1", "asr"),
+                1536.0 * 1024.0,
+            );
+            exporter.set_gauge(
+                "container_memory_working_set_bytes",
+                &container("asr-2", "asr"),
+                1.0,
+            );
+            exporter.set_counter_rate("node_cpu_usage_seconds_total", &[("node", "node-1")], 1.5);
+            exporter.set_gauge(
+                "node_memory_working_set_bytes",
+                &[("node", "node-1")],
+                2.0 * 1073741824.0,
+            );
+            exporter.set_gauge(
+                "queue_consumer_lag",
+                &[("name", "q1"), ("namespace", "default")],
+                3.75,
+            );
+            exporter.set_gauge(
+                "queue_consumer_lag",
+                &[("name", "q1"), ("namespace", "other")],
+                100.0,
+            );
+            exporter.set_gauge("queue_depth", &[("name", "q1")], 12.0);
+            exporter.set_gauge("queue_depth", &[("name", "q2")], 5.0);
+        },
         "container_cpu_usage_seconds_total",
-        &container("asr-0", "asr"),
-        0.25,
-    );
-    exporter.set_counter_rate(
-        "container_cpu_usage_seconds_total",
-        &container("asr-0", "sidecar"),
-        0.05,
-    );
-    exporter.set_counter_rate(
-        "container_cpu_usage_seconds_total",
-        &container("asr-1", "asr"),
-        0.5,
-    );
-    exporter.set_counter_rate(
-        "container_cpu_usage_seconds_total",
-        &container("asr-2", "asr"),
-        0.5,
-    );
-    exporter.set_gauge(
-        "container_memory_working_set_bytes",
-        &container("asr-0", "asr"),
-        100.0 * 1048576.0,
-    );
-    exporter.set_gauge(
-        "container_memory_working_set_bytes",
-        &container("asr-1", "asr"),
-        1536.0 * 1024.0,
-    );
-    exporter.set_gauge(
-        "container_memory_working_set_bytes",
-        &container("asr-2", "asr"),
-        1.0,
-    );
-    exporter.set_counter_rate("node_cpu_usage_seconds_total", &[("node", "node-1")], 1.5);
-    exporter.set_gauge(
-        "node_memory_working_set_bytes",
-        &[("node", "node-1")],
-        2.0 * 1073741824.0,
-    );
-    exporter.set_gauge(
-        "queue_consumer_lag",
-        &[("name", "q1"), ("namespace", "default")],
-        3.75,
-    );
-    exporter.set_gauge(
-        "queue_consumer_lag",
-        &[("name", "q1"), ("namespace", "other")],
-        100.0,
-    );
-    exporter.set_gauge("queue_depth", &[("name", "q1")], 12.0);
-    exporter.set_gauge("queue_depth", &[("name", "q2")], 5.0);
-    let prometheus = Prometheus::builder()
-        .scrape("exporter", exporter.target())
-        .start()
-        .await;
+        4,
+    )
+    .await;
+    let (cluster, prometheus) = (&world.cluster, &world.prometheus);
     prometheus
         .wait_for(
             "count(irate(container_cpu_usage_seconds_total[4m])) + count(irate(node_cpu_usage_seconds_total[4m]))",

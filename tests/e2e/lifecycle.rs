@@ -9,19 +9,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::support::adapter::{Adapter, https_client};
-use crate::support::exporter::Exporter;
 use crate::support::harness::free_port;
-use crate::support::kube::{self, KubeDouble};
-use crate::support::prometheus::Prometheus;
-
-const RULES: &str = r#"rules:
-- seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
-  resources:
-    overrides:
-      namespace: {resource: namespace}
-      pod: {resource: pod}
-  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
-"#;
+use crate::support::kube::KubeDouble;
+use crate::support::world::{ASR_RULES, World};
 
 fn reference(name: &str) -> String {
     format!("{}/../shared/reference/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -117,32 +107,8 @@ async fn slow_proxy(target: String, delay: Duration) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn helm_chart_args_health_protocols_and_a_graceful_stop() {
-    let cluster = KubeDouble::start().await;
-    cluster.apply(kube::namespace("speech"));
-    cluster.apply(kube::pod(
-        "speech",
-        "asr-0",
-        &[("app", "asr")],
-        "Running",
-        true,
-    ));
-    let exporter = Exporter::start().await;
-    exporter.set_gauge(
-        "asr_active_requests",
-        &[("namespace", "speech"), ("pod", "asr-0")],
-        2.0,
-    );
-    let prometheus = Prometheus::builder()
-        .scrape("exporter", exporter.target())
-        .start()
-        .await;
-    prometheus
-        .wait_for(
-            "asr_active_requests",
-            |r| r.single_value() == Some(2.0),
-            Duration::from_secs(30),
-        )
-        .await;
+    let world = World::asr(2.0, |_, _| {}).await;
+    let prometheus = &world.prometheus;
 
     // The Helm chart's args, unchanged but for paths and ports (the chart's TLS files are
     // generated here, its Prometheus URL points at ours through a proxy that delays answers).
@@ -159,7 +125,7 @@ async fn helm_chart_args_health_protocols_and_a_graceful_stop() {
     )
     .await;
     let chart_args = std::fs::read_to_string(reference("helm-chart-args.txt")).unwrap();
-    let mut builder = Adapter::builder(RULES);
+    let mut builder = Adapter::builder(ASR_RULES);
     for line in chart_args.lines().filter(|l| l.starts_with("--")) {
         let (flag, _) = line.split_once('=').unwrap_or((line, ""));
         let arg = match flag {
@@ -172,9 +138,8 @@ async fn helm_chart_args_health_protocols_and_a_graceful_stop() {
         };
         builder = builder.arg(arg);
     }
-    let adapter = builder
-        .arg("--metrics-on-miss-interval=0")
-        .start(&proxy, &cluster.kubeconfig())
+    let adapter = world
+        .adapter_at(builder.arg("--metrics-on-miss-interval=0"), &proxy)
         .await;
     let log = adapter.log_tail(100);
     assert!(!log.contains("ERROR"), "{log}");
@@ -251,7 +216,7 @@ async fn helm_chart_args_health_protocols_and_a_graceful_stop() {
 async fn ready_without_prometheus_and_discovery_still_answers() {
     let cluster = KubeDouble::start().await;
     let dead = format!("http://127.0.0.1:{}", free_port());
-    let adapter = Adapter::builder(RULES)
+    let adapter = Adapter::builder(ASR_RULES)
         .start(&dead, &cluster.kubeconfig())
         .await;
     // Ready once the first relist has run, even though it failed: discovery must answer, or the

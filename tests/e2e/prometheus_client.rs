@@ -19,9 +19,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 
 use crate::support::adapter::Adapter;
-use crate::support::exporter::Exporter;
-use crate::support::kube::{self, KubeDouble};
-use crate::support::prometheus::Prometheus;
+use crate::support::world::{ASR_RULES, World};
 
 /// One request as the front saw it.
 #[derive(Clone, Debug)]
@@ -159,44 +157,11 @@ async fn start_front(front: Arc<Front>, pki: &Pki) -> String {
     format!("https://localhost:{}{BASE}/", address.port())
 }
 
-const RULES: &str = r#"rules:
-- seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
-  resources:
-    overrides:
-      namespace: {resource: namespace}
-      pod: {resource: pod}
-  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
-"#;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let cluster = KubeDouble::start().await;
-    cluster.apply(kube::namespace("speech"));
-    cluster.apply(kube::pod(
-        "speech",
-        "asr-0",
-        &[("app", "asr")],
-        "Running",
-        true,
-    ));
-    let exporter = Exporter::start().await;
-    exporter.set_gauge(
-        "asr_active_requests",
-        &[("namespace", "speech"), ("pod", "asr-0")],
-        4.0,
-    );
-    let prometheus = Prometheus::builder()
-        .scrape("exporter", exporter.target())
-        .start()
-        .await;
-    prometheus
-        .wait_for(
-            "asr_active_requests",
-            |r| r.single_value() == Some(4.0),
-            Duration::from_secs(30),
-        )
-        .await;
+    let world = World::asr(4.0, |_, _| {}).await;
+    let prometheus = &world.prometheus;
 
     let pki = pki();
     let front = Arc::new(Front {
@@ -223,7 +188,7 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
     for verb in ["POST", "GET"] {
         front.seen.lock().unwrap().clear();
         front.refuse_series.store(false, Ordering::SeqCst);
-        let adapter = Adapter::builder(RULES)
+        let adapter = Adapter::builder(ASR_RULES)
             .arg(format!("--prometheus-verb={verb}"))
             .arg(format!("--prometheus-ca-file={ca}"))
             .arg(format!("--prometheus-client-tls-cert-file={cert}"))
@@ -232,7 +197,7 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
             .arg("--prometheus-header=X-Scope-OrgID=team-speech")
             .arg("--prometheus-header=X-Extra=a=b")
             .arg("--metrics-relist-interval=1s")
-            .start(&url, &cluster.kubeconfig())
+            .start(&url, &world.cluster.kubeconfig())
             .await;
         let body = adapter
             .get_ok("/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/asr_active_requests")
@@ -311,9 +276,9 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
 
     // Without the client certificate the TLS front refuses the connection: the query fails as
     // a 500, and nothing leaks into the answer.
-    let adapter = Adapter::builder(RULES)
+    let adapter = Adapter::builder(ASR_RULES)
         .arg(format!("--prometheus-ca-file={ca}"))
-        .start(&url, &cluster.kubeconfig())
+        .start(&url, &world.cluster.kubeconfig())
         .await;
     let (status, body) = adapter
         .get("/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/asr_active_requests")

@@ -4,18 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::support::adapter::Adapter;
-use crate::support::exporter::Exporter;
-use crate::support::kube::{self, KubeDouble};
-use crate::support::prometheus::Prometheus;
-
-const CUSTOM: &str = r#"rules:
-- seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
-  resources:
-    overrides:
-      namespace: {resource: namespace}
-      pod: {resource: pod}
-  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
-"#;
+use crate::support::kube::KubeDouble;
+use crate::support::world::{ASR_RULES, World};
 
 const EXTERNAL: &str = r#"externalRules:
 - seriesQuery: 'queue_depth{queue!=""}'
@@ -40,36 +30,20 @@ async fn wait_for_status(adapter: &Adapter, path: &str, code: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rules_reload_when_the_file_changes_and_on_sighup() {
-    let cluster = KubeDouble::start().await;
-    cluster.apply(kube::namespace("speech"));
-    cluster.apply(kube::pod(
-        "speech",
-        "asr-0",
-        &[("app", "asr")],
-        "Running",
-        true,
-    ));
-    let exporter = Exporter::start().await;
-    exporter.set_gauge(
-        "asr_active_requests",
-        &[("namespace", "speech"), ("pod", "asr-0")],
-        2.0,
-    );
-    exporter.set_gauge("queue_depth", &[("queue", "stt")], 7.0);
-    let prometheus = Prometheus::builder()
-        .scrape("exporter", exporter.target())
-        .start()
-        .await;
-    prometheus
+    let world = World::asr(2.0, |_, exporter| {
+        exporter.set_gauge("queue_depth", &[("queue", "stt")], 7.0);
+    })
+    .await;
+    world
+        .prometheus
         .wait_for(
-            "count(asr_active_requests) + count(queue_depth)",
-            |r| r.single_value() == Some(2.0),
+            "count(queue_depth)",
+            |r| r.single_value() == Some(1.0),
             Duration::from_secs(30),
         )
         .await;
-    let adapter = Adapter::builder(CUSTOM)
-        .arg("--config-reload-interval=200ms")
-        .start(prometheus.base_url(), &cluster.kubeconfig())
+    let adapter = world
+        .adapter(Adapter::builder(ASR_RULES).arg("--config-reload-interval=200ms"))
         .await;
     let external = "/apis/external.metrics.k8s.io/v1beta1/namespaces/speech/queue_depth";
     let custom =
@@ -78,7 +52,7 @@ async fn rules_reload_when_the_file_changes_and_on_sighup() {
     assert_eq!(status.as_u16(), 404);
 
     // A new file with external rules too: the external group appears, with its metric.
-    adapter.write_rules(&format!("{CUSTOM}{EXTERNAL}"));
+    adapter.write_rules(&format!("{ASR_RULES}{EXTERNAL}"));
     wait_for_status(&adapter, external, 200).await;
     let body = adapter.get_ok(external).await;
     assert_eq!(body["items"][0]["value"], "7");
@@ -102,7 +76,7 @@ async fn rules_reload_when_the_file_changes_and_on_sighup() {
     assert_eq!(adapter.get_ok(custom).await["items"][0]["value"], "2");
 
     // Back to custom rules only: the external group goes away.
-    adapter.write_rules(CUSTOM);
+    adapter.write_rules(ASR_RULES);
     wait_for_status(&adapter, external, 404).await;
     assert_eq!(adapter.get_ok(custom).await["items"][0]["value"], "2");
 }
@@ -111,7 +85,7 @@ async fn rules_reload_when_the_file_changes_and_on_sighup() {
 async fn sighup_reloads_when_polling_is_off() {
     let cluster = KubeDouble::start().await;
     let dead = format!("http://127.0.0.1:{}", crate::support::harness::free_port());
-    let adapter = Adapter::builder(CUSTOM)
+    let adapter = Adapter::builder(ASR_RULES)
         .arg("--config-reload-interval=0")
         .start(&dead, &cluster.kubeconfig())
         .await;

@@ -8,3 +8,4 @@ pub mod hpa;
 pub mod kube;
 pub mod prometheus;
 pub mod redis;
+pub mod world;
