@@ -11,3 +11,4 @@ mod external_and_resource;
 mod lifecycle;
 mod prometheus_client;
 mod reload;
+mod workloads;

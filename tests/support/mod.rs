@@ -2,6 +2,7 @@
 //! stopped when the test drops them, and the small doubles that stand in for what cannot run here.
 
 pub mod adapter;
+pub mod double_cluster;
 pub mod exporter;
 pub mod harness;
 pub mod hpa;
