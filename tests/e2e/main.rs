@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod custom_metrics;
+mod demo;
 mod deploy;
 mod discovery;
 mod external_and_resource;

@@ -17,6 +17,7 @@ mod proxy;
 mod reviews;
 mod server;
 mod store;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
