@@ -194,8 +194,10 @@ async fn helm_chart_args_health_protocols_and_a_graceful_stop() {
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let url = adapter.url();
+    let pid = adapter.pid();
     let status = adapter.terminate(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}");
+    assert!(!crate::support::harness::process_is_running(pid));
     let response = in_flight
         .await
         .unwrap()

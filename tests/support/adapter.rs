@@ -103,6 +103,11 @@ impl Adapter {
         format!("https://127.0.0.1:{}", self.port)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// Replace the rules file the adapter was started with.
     pub fn write_rules(&self, text: &str) {
         let path = self.dir.path().join("config.yaml");

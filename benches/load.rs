@@ -1,0 +1,613 @@
+//! The load harness: metrics-adapter (release build) playing the metrics server of a busy HPA
+//! controller, against the same real Prometheus answering the same PromQL directly.
+//!
+//! `cargo bench --bench load` starts the Kubernetes API double with 20 namespaces of 500 pods,
+//! an exporter with one `asr_active_requests` series per pod plus 5,000 more metric names (10,000
+//! custom metrics in discovery), 100 queue depths, and CPU and memory series for 1,000 pods; a
+//! real Prometheus scraping it every second; and the adapter. Then it measures, and prints:
+//!
+//! 1. 1,000 distinct Pods-metric requests, as 1,000 HPAs send them (50 pods selected each, a
+//!    different namespace and selector each), at concurrency 1, 8 and 64 over HTTP/2, and the
+//!    PromQL the adapter sends for each, sent straight to Prometheus at the same concurrency;
+//! 2. the discovery document with 10,000 metrics registered;
+//! 3. 100 distinct External-metric requests and their PromQL straight to Prometheus;
+//! 4. `metrics.k8s.io` pods of all namespaces (what `kubectl top pod -A` asks) over 1,000 pods,
+//!    against the adapter's per-namespace CPU and memory queries sent to Prometheus concurrently,
+//!    and one real `kubectl top pod -A` through the API double's aggregator proxy.
+//!
+//! Figures are printed, never asserted. `BENCH_ROUNDS` (default 3) sets how many times each
+//! request set is sent per measurement.
+
+#[allow(dead_code, unused_imports)]
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics_adapter::resources::{GroupResource, ResourceCatalog};
+use metrics_adapter::rules::{self, query::ObjectRequest};
+use metrics_adapter::selector::Selector;
+use support::adapter::Adapter;
+use support::kube::{self, ApiService, TEST_TOKEN};
+use support::world::World;
+use tokio::sync::Semaphore;
+
+const NAMESPACES: usize = 20;
+const PODS_PER_NAMESPACE: usize = 500;
+/// Each pod has these labels, each with 10 values: a selector on one of them picks 50 pods.
+const GROUP_LABELS: [&str; 5] = ["team", "shard", "zone", "tier", "ring"];
+const EXTRA_METRICS: usize = 5_000;
+const QUEUES: usize = 100;
+const TOP_NAMESPACES: usize = 20;
+const TOP_PODS_PER_NAMESPACE: usize = 50;
+
+const RULES: &str = r#"rules:
+- seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
+  resources:
+    overrides:
+      namespace: {resource: namespace}
+      pod: {resource: pod}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+- seriesQuery: '{__name__=~"bench_metric_.*",namespace!="",pod!=""}'
+  resources:
+    overrides:
+      namespace: {resource: namespace}
+      pod: {resource: pod}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+externalRules:
+- seriesQuery: 'queue_depth{queue_name!=""}'
+  resources: {namespaced: false}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue_name)
+resourceRules:
+  cpu:
+    containerQuery: sum by (<<.GroupBy>>) (irate(container_cpu_usage_seconds_total{<<.LabelMatchers>>,container!="",pod!=""}[1m]))
+    nodeQuery: sum by (<<.GroupBy>>) (irate(node_cpu_usage_seconds_total{<<.LabelMatchers>>}[1m]))
+    resources:
+      overrides:
+        namespace: {resource: namespace}
+        node: {resource: node}
+        pod: {resource: pod}
+    containerLabel: container
+  memory:
+    containerQuery: sum by (<<.GroupBy>>) (container_memory_working_set_bytes{<<.LabelMatchers>>,container!="",pod!=""})
+    nodeQuery: sum by (<<.GroupBy>>) (node_memory_working_set_bytes{<<.LabelMatchers>>})
+    resources:
+      overrides:
+        namespace: {resource: namespace}
+        node: {resource: node}
+        pod: {resource: pod}
+    containerLabel: container
+  window: 1m
+"#;
+
+/// Latencies of one run.
+struct Run {
+    latencies: Vec<Duration>,
+    wall: Duration,
+}
+
+impl Run {
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[index]
+    }
+
+    fn throughput(&self) -> f64 {
+        self.latencies.len() as f64 / self.wall.as_secs_f64()
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Send every request `rounds` times at `concurrency`, recording each latency.
+async fn run<F, Fut>(requests: usize, rounds: usize, concurrency: usize, send: F) -> Run
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let send = Arc::new(send);
+    let gate = Arc::new(Semaphore::new(concurrency));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(requests * rounds);
+    for i in 0..requests * rounds {
+        let permit = gate.clone().acquire_owned().await.expect("semaphore");
+        let send = send.clone();
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            send(i % requests).await;
+            drop(permit);
+            t.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        latencies.push(t.await.expect("request task"));
+    }
+    Run {
+        latencies,
+        wall: started.elapsed(),
+    }
+}
+
+/// CPU seconds (user + system) and resident memory of a process.
+fn usage(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss_kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    (cpu, rss_kib)
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .pool_max_idle_per_host(128)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+async fn get_ok(client: &reqwest::Client, url: &str) -> usize {
+    let response = client
+        .get(url)
+        .bearer_auth(TEST_TOKEN)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = response.status();
+    let body = response.bytes().await.expect("body");
+    assert!(
+        status.is_success(),
+        "GET {url}: {status}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    body.len()
+}
+
+async fn query_ok(client: &reqwest::Client, prometheus: &str, query: &str) {
+    let time = format!(
+        "{:.3}",
+        jiff::Timestamp::now().as_millisecond() as f64 / 1000.0
+    );
+    let response = client
+        .post(format!("{prometheus}/api/v1/query"))
+        .form(&[("query", query), ("time", &time)])
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("query {query}: {e}"));
+    assert!(
+        response.status().is_success(),
+        "query {query}: {}",
+        response.status()
+    );
+    let _ = response.bytes().await;
+}
+
+fn pod_name(ns: usize, i: usize) -> String {
+    format!("asr-{ns:02}-{i:03}")
+}
+
+fn print_comparison(label: &str, adapter: &Run, prometheus: &Run, cpu: f64, rss: u64) {
+    let ratio = |p: f64| ms(adapter.percentile(p)) / ms(prometheus.percentile(p));
+    println!(
+        "{label:<24} adapter p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  max {:>7.2}  {:>7.1} req/s | prometheus p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  {:>7.1} req/s | ratio p50 {:.2}  p90 {:.2}  p99 {:.2} | adapter CPU {:.2} s  RSS {} MiB",
+        ms(adapter.percentile(0.5)),
+        ms(adapter.percentile(0.9)),
+        ms(adapter.percentile(0.99)),
+        ms(adapter.percentile(1.0)),
+        adapter.throughput(),
+        ms(prometheus.percentile(0.5)),
+        ms(prometheus.percentile(0.9)),
+        ms(prometheus.percentile(0.99)),
+        prometheus.throughput(),
+        ratio(0.5),
+        ratio(0.9),
+        ratio(0.99),
+        cpu,
+        rss / 1024,
+    );
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(bench());
+}
+
+async fn bench() {
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    println!(
+        "starting the world: {NAMESPACES} namespaces x {PODS_PER_NAMESPACE} pods, {EXTRA_METRICS} extra metric names, {QUEUES} queues, {} pods with CPU and memory",
+        TOP_NAMESPACES * TOP_PODS_PER_NAMESPACE
+    );
+    let setup = Instant::now();
+    let world = World::start(
+        |cluster, exporter| {
+            for ns in 0..NAMESPACES {
+                let namespace = format!("team-{ns:02}");
+                cluster.apply(kube::namespace(&namespace));
+                for i in 0..PODS_PER_NAMESPACE {
+                    let values: Vec<String> = (0..GROUP_LABELS.len())
+                        .map(|l| {
+                            format!("g{}", (i / 10usize.pow(l as u32 % 2)) % 10 + 10 * (l / 2))
+                        })
+                        .collect();
+                    let mut labels: Vec<(&str, &str)> = GROUP_LABELS
+                        .iter()
+                        .zip(&values)
+                        .map(|(k, v)| (*k, v.as_str()))
+                        .collect();
+                    labels.push(("app", "asr"));
+                    let pod = pod_name(ns, i);
+                    cluster.apply(kube::pod(&namespace, &pod, &labels, "Running", true));
+                    exporter.set_gauge(
+                        "asr_active_requests",
+                        &[("namespace", &namespace), ("pod", &pod)],
+                        (i % 7) as f64,
+                    );
+                }
+            }
+            for m in 0..EXTRA_METRICS {
+                exporter.set_gauge(
+                    &format!("bench_metric_{m:05}"),
+                    &[
+                        ("namespace", "team-00"),
+                        ("pod", &pod_name(0, m % PODS_PER_NAMESPACE)),
+                    ],
+                    1.0,
+                );
+            }
+            for q in 0..QUEUES {
+                exporter.set_gauge(
+                    "queue_depth",
+                    &[("queue_name", &format!("queue-{q:03}"))],
+                    q as f64,
+                );
+            }
+            for ns in 0..TOP_NAMESPACES {
+                let namespace = format!("top-{ns:02}");
+                cluster.apply(kube::namespace(&namespace));
+                for i in 0..TOP_PODS_PER_NAMESPACE {
+                    let pod = format!("worker-{i:03}");
+                    cluster.apply(kube::pod(
+                        &namespace,
+                        &pod,
+                        &[("app", "worker")],
+                        "Running",
+                        true,
+                    ));
+                    let container = [
+                        ("namespace", namespace.as_str()),
+                        ("pod", pod.as_str()),
+                        ("container", "main"),
+                    ];
+                    exporter.set_counter_rate(
+                        "container_cpu_usage_seconds_total",
+                        &container,
+                        0.1 + i as f64 / 1000.0,
+                    );
+                    exporter.set_gauge(
+                        "container_memory_working_set_bytes",
+                        &container,
+                        64.0 * 1048576.0,
+                    );
+                }
+            }
+        },
+        "asr_active_requests",
+        NAMESPACES * PODS_PER_NAMESPACE,
+    )
+    .await;
+    world
+        .prometheus
+        .wait_for(
+            "count(irate(container_cpu_usage_seconds_total[1m]))",
+            |r| r.single_value() == Some((TOP_NAMESPACES * TOP_PODS_PER_NAMESPACE) as f64),
+            Duration::from_secs(60),
+        )
+        .await;
+    let adapter = world
+        .adapter(
+            Adapter::builder(RULES)
+                .arg("--metrics-relist-interval=10m")
+                .arg("--v=0"),
+        )
+        .await;
+    let pid = adapter.pid();
+    println!(
+        "world ready in {:.1} s; adapter pid {pid}",
+        setup.elapsed().as_secs_f64()
+    );
+    let client = client();
+    let prometheus = world
+        .prometheus
+        .base_url()
+        .trim_end_matches('/')
+        .to_string();
+
+    // 1. Pods metrics: 1,000 distinct requests of 50 pods each, and their PromQL.
+    let rules = rules::parse(RULES, "bench").expect("rules");
+    let catalog = ResourceCatalog::well_known();
+    let pods = catalog
+        .resolve(&GroupResource::parse("pods"))
+        .expect("pods")
+        .clone();
+    let mut requests = Vec::new();
+    let mut queries = Vec::new();
+    for ns in 0..NAMESPACES {
+        let namespace = format!("team-{ns:02}");
+        for (l, label) in GROUP_LABELS.iter().enumerate() {
+            for v in 0..10 {
+                let value = format!("g{}", v + 10 * (l / 2));
+                let selector = format!("app=asr,{label}={value}");
+                let parsed = Selector::parse(&selector).expect("selector");
+                // The names the adapter lists from its watch cache, in its order.
+                let names: Vec<String> = (0..PODS_PER_NAMESPACE)
+                    .filter(|i| {
+                        format!("g{}", (i / 10usize.pow(l as u32 % 2)) % 10 + 10 * (l / 2)) == value
+                    })
+                    .map(|i| pod_name(ns, i))
+                    .collect();
+                let everything = Selector::everything();
+                let query = rules.custom[0]
+                    .object_query(
+                        &catalog,
+                        &ObjectRequest {
+                            series: "asr_active_requests",
+                            resource: &pods,
+                            namespace: Some(&namespace),
+                            names: &names,
+                            metric_selector: &everything,
+                            extra_group_by: &[],
+                        },
+                    )
+                    .expect("query");
+                let encoded: String =
+                    form_urlencoded::byte_serialize(parsed.to_string().as_bytes()).collect();
+                requests.push(format!(
+                    "{}/apis/custom.metrics.k8s.io/v1beta2/namespaces/{namespace}/pods/%2A/asr_active_requests?labelSelector={encoded}",
+                    adapter.url()
+                ));
+                queries.push(query.query);
+            }
+        }
+    }
+    assert_eq!(requests.len(), 1_000);
+    let requests = Arc::new(requests);
+    let queries = Arc::new(queries);
+    // Warm up: every request once (watch cache, token review, connections).
+    let body = get_ok(&client, &requests[0]).await;
+    assert!(body > 0);
+    run(requests.len(), 1, 8, {
+        let (client, requests) = (client.clone(), requests.clone());
+        move |i| {
+            let (client, requests) = (client.clone(), requests.clone());
+            async move {
+                get_ok(&client, &requests[i]).await;
+            }
+        }
+    })
+    .await;
+    println!("\n1,000 distinct Pods-metric requests (50 pods each) x {rounds} rounds, HTTP/2:");
+    for concurrency in [1, 8, 64] {
+        let (cpu0, _) = usage(pid);
+        let adapter_run = run(requests.len(), rounds, concurrency, {
+            let (client, requests) = (client.clone(), requests.clone());
+            move |i| {
+                let (client, requests) = (client.clone(), requests.clone());
+                async move {
+                    get_ok(&client, &requests[i]).await;
+                }
+            }
+        })
+        .await;
+        let (cpu1, rss) = usage(pid);
+        let prometheus_run = run(queries.len(), rounds, concurrency, {
+            let (client, queries, prometheus) =
+                (client.clone(), queries.clone(), prometheus.clone());
+            move |i| {
+                let (client, queries, prometheus) =
+                    (client.clone(), queries.clone(), prometheus.clone());
+                async move { query_ok(&client, &prometheus, &queries[i]).await }
+            }
+        })
+        .await;
+        print_comparison(
+            &format!("concurrency {concurrency}"),
+            &adapter_run,
+            &prometheus_run,
+            cpu1 - cpu0,
+            rss,
+        );
+    }
+
+    // 2. Discovery with 10,000 metrics.
+    let discovery = format!("{}/apis/custom.metrics.k8s.io/v1beta1", adapter.url());
+    let size = get_ok(&client, &discovery).await;
+    let doc: serde_json::Value = client
+        .get(&discovery)
+        .bearer_auth(TEST_TOKEN)
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+    let registered = doc["resources"].as_array().map_or(0, Vec::len);
+    let discovery_run = run(1, 2_000, 1, {
+        let (client, discovery) = (client.clone(), discovery.clone());
+        move |_| {
+            let (client, discovery) = (client.clone(), discovery.clone());
+            async move {
+                get_ok(&client, &discovery).await;
+            }
+        }
+    })
+    .await;
+    println!(
+        "\ndiscovery, {registered} metrics registered ({} KiB): p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms over 2,000 sequential GETs (target: p99 < 1 ms)",
+        size / 1024,
+        ms(discovery_run.percentile(0.5)),
+        ms(discovery_run.percentile(0.99)),
+        ms(discovery_run.percentile(1.0)),
+    );
+
+    // 3. External metrics: 100 distinct queue selectors.
+    let external: Vec<String> = (0..QUEUES)
+        .map(|q| format!("{}/apis/external.metrics.k8s.io/v1beta1/namespaces/media/queue_depth?labelSelector=queue_name%3Dqueue-{q:03}", adapter.url()))
+        .collect();
+    let external_queries: Vec<String> = (0..QUEUES)
+        .map(|q| format!("sum(queue_depth{{queue_name=\"queue-{q:03}\"}}) by (queue_name)"))
+        .collect();
+    let (external, external_queries) = (Arc::new(external), Arc::new(external_queries));
+    println!(
+        "\nExternal metrics, 100 distinct selectors x {} rounds:",
+        rounds * 10
+    );
+    for concurrency in [1, 8] {
+        let (cpu0, _) = usage(pid);
+        let adapter_run = run(external.len(), rounds * 10, concurrency, {
+            let (client, external) = (client.clone(), external.clone());
+            move |i| {
+                let (client, external) = (client.clone(), external.clone());
+                async move {
+                    get_ok(&client, &external[i]).await;
+                }
+            }
+        })
+        .await;
+        let (cpu1, rss) = usage(pid);
+        let prometheus_run = run(external_queries.len(), rounds * 10, concurrency, {
+            let (client, queries, prometheus) =
+                (client.clone(), external_queries.clone(), prometheus.clone());
+            move |i| {
+                let (client, queries, prometheus) =
+                    (client.clone(), queries.clone(), prometheus.clone());
+                async move { query_ok(&client, &prometheus, &queries[i]).await }
+            }
+        })
+        .await;
+        print_comparison(
+            &format!("concurrency {concurrency}"),
+            &adapter_run,
+            &prometheus_run,
+            cpu1 - cpu0,
+            rss,
+        );
+    }
+
+    // 4. kubectl top pod -A over 1,000 pods: one request for every namespace's pods; the
+    // adapter sends a CPU and a memory query per namespace, concurrently.
+    let top = format!("{}/apis/metrics.k8s.io/v1beta1/pods", adapter.url());
+    let all_pods: serde_json::Value = client
+        .get(&top)
+        .bearer_auth(TEST_TOKEN)
+        .send()
+        .await
+        .expect("pods")
+        .json()
+        .await
+        .expect("json");
+    let listed = all_pods["items"].as_array().map_or(0, Vec::len);
+    let deploy = rules.resource.as_ref().expect("resource rules");
+    let mut top_queries = Vec::new();
+    for ns in 0..TOP_NAMESPACES {
+        let namespace = format!("top-{ns:02}");
+        let names: Vec<String> = (0..TOP_PODS_PER_NAMESPACE)
+            .map(|i| format!("worker-{i:03}"))
+            .collect();
+        for queries in [&deploy.cpu, &deploy.memory] {
+            top_queries.push(
+                queries
+                    .pods_query(&catalog, &pods, &namespace, &names)
+                    .expect("query")
+                    .query,
+            );
+        }
+    }
+    let top_queries = Arc::new(top_queries);
+    let (cpu0, _) = usage(pid);
+    let adapter_run = run(1, rounds * 10, 1, {
+        let (client, top) = (client.clone(), top.clone());
+        move |_| {
+            let (client, top) = (client.clone(), top.clone());
+            async move {
+                get_ok(&client, &top).await;
+            }
+        }
+    })
+    .await;
+    let (cpu1, rss) = usage(pid);
+    // Prometheus: the same 2 x 20 queries, all at once, as one "request".
+    let prometheus_run = run(1, rounds * 10, 1, {
+        let (client, queries, prometheus) =
+            (client.clone(), top_queries.clone(), prometheus.clone());
+        move |_| {
+            let (client, queries, prometheus) =
+                (client.clone(), queries.clone(), prometheus.clone());
+            async move {
+                let calls = queries.iter().map(|q| query_ok(&client, &prometheus, q));
+                futures::future::join_all(calls).await;
+            }
+        }
+    })
+    .await;
+    println!(
+        "\nmetrics.k8s.io pods of all namespaces ({listed} pods listed), the request of kubectl top pod -A, x {}:",
+        rounds * 10
+    );
+    print_comparison(
+        "all-namespace pods",
+        &adapter_run,
+        &prometheus_run,
+        cpu1 - cpu0,
+        rss,
+    );
+    world.cluster.register_api_service(ApiService::new(
+        "metrics.k8s.io",
+        "v1beta1",
+        &adapter.url(),
+    ));
+    let started = Instant::now();
+    let output = world.cluster.kubectl(&["top", "pod", "-A"]).await;
+    let elapsed = started.elapsed();
+    let lines = String::from_utf8_lossy(&output.stdout).lines().count();
+    println!(
+        "kubectl top pod -A through the API double's aggregator: {} in {:.0} ms ({} lines; includes kubectl's start and its own pod list)",
+        if output.status.success() {
+            "ok"
+        } else {
+            "FAILED"
+        },
+        ms(elapsed),
+        lines
+    );
+    let (_, rss) = usage(pid);
+    println!("\nadapter RSS at the end: {} MiB", rss / 1024);
+}
