@@ -30,7 +30,7 @@ use metrics_adapter::rules::{self, query::ObjectRequest};
 use metrics_adapter::selector::Selector;
 use support::adapter::Adapter;
 use support::kube::{self, ApiService, TEST_TOKEN};
-use support::world::World;
+use support::world::{ASR_RULES, World};
 use tokio::sync::Semaphore;
 
 const NAMESPACES: usize = 20;
@@ -42,14 +42,8 @@ const QUEUES: usize = 100;
 const TOP_NAMESPACES: usize = 20;
 const TOP_PODS_PER_NAMESPACE: usize = 50;
 
-const RULES: &str = r#"rules:
-- seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
-  resources:
-    overrides:
-      namespace: {resource: namespace}
-      pod: {resource: pod}
-  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
-- seriesQuery: '{__name__=~"bench_metric_.*",namespace!="",pod!=""}'
+/// The rules after the ASR rule of `support::world::ASR_RULES`.
+const MORE_RULES: &str = r#"- seriesQuery: '{__name__=~"bench_metric_.*",namespace!="",pod!=""}'
   resources:
     overrides:
       namespace: {resource: namespace}
@@ -242,6 +236,7 @@ async fn bench() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
+    let rules_text = format!("{ASR_RULES}{MORE_RULES}");
     println!(
         "starting the world: {NAMESPACES} namespaces x {PODS_PER_NAMESPACE} pods, {EXTRA_METRICS} extra metric names, {QUEUES} queues, {} pods with CPU and memory",
         TOP_NAMESPACES * TOP_PODS_PER_NAMESPACE
@@ -334,7 +329,7 @@ async fn bench() {
         .await;
     let adapter = world
         .adapter(
-            Adapter::builder(RULES)
+            Adapter::builder(&rules_text)
                 .arg("--metrics-relist-interval=10m")
                 .arg("--v=0"),
         )
@@ -352,7 +347,7 @@ async fn bench() {
         .to_string();
 
     // 1. Pods metrics: 1,000 distinct requests of 50 pods each, and their PromQL.
-    let rules = rules::parse(RULES, "bench").expect("rules");
+    let rules = rules::parse(&rules_text, "bench").expect("rules");
     let catalog = ResourceCatalog::well_known();
     let pods = catalog
         .resolve(&GroupResource::parse("pods"))

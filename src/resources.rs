@@ -65,6 +65,18 @@ pub struct ResourceInfo {
 }
 
 impl ResourceInfo {
+    /// The core Namespace resource, whose label every namespace matcher uses.
+    pub fn namespaces() -> ResourceInfo {
+        ResourceInfo {
+            group: String::new(),
+            version: "v1".into(),
+            plural: "namespaces".into(),
+            singular: "namespace".into(),
+            kind: "Namespace".into(),
+            namespaced: false,
+        }
+    }
+
     /// The normalized group-resource (plural).
     pub fn group_resource(&self) -> GroupResource {
         GroupResource::new(self.group.clone(), self.plural.clone())

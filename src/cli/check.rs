@@ -222,7 +222,10 @@ fn describe_rule(out: &mut String, rule: &Rule, catalog: &ResourceCatalog, exter
         let ns = if !rule.namespaced {
             "not matched (namespaced: false)".to_string()
         } else {
-            match rule.resources.label_for(&namespace_info(catalog), catalog) {
+            match rule
+                .resources
+                .label_for(&ResourceInfo::namespaces(), catalog)
+            {
                 Ok(label) => format!("matched on label {label}"),
                 Err(_) => "no namespace label: namespaced requests fail".to_string(),
             }
@@ -239,20 +242,6 @@ fn describe_rule(out: &mut String, rule: &Rule, catalog: &ResourceCatalog, exter
         Some(t) => indent_block(out, "metricsQuery:", t.source()),
         None => indent_block(out, "metricsQuery:", "(none)"),
     }
-}
-
-fn namespace_info(catalog: &ResourceCatalog) -> ResourceInfo {
-    catalog
-        .resolve(&GroupResource::new("", "namespaces"))
-        .cloned()
-        .unwrap_or_else(|| ResourceInfo {
-            group: String::new(),
-            version: "v1".into(),
-            plural: "namespaces".into(),
-            singular: "namespace".into(),
-            kind: "Namespace".into(),
-            namespaced: false,
-        })
 }
 
 fn describe_resource_queries(

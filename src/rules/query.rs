@@ -63,18 +63,6 @@ pub struct ObjectRequest<'a> {
     pub extra_group_by: &'a [String],
 }
 
-/// The namespace resource, whose label the namespace matcher uses.
-fn namespaces() -> ResourceInfo {
-    ResourceInfo {
-        group: String::new(),
-        version: "v1".into(),
-        plural: "namespaces".into(),
-        singular: "namespace".into(),
-        kind: "Namespace".into(),
-        namespaced: false,
-    }
-}
-
 /// Matchers and `.LabelValuesByName` under construction, in prometheus-adapter's order.
 #[derive(Default)]
 struct Parts {
@@ -136,7 +124,7 @@ pub fn object_query(
     }
     let mut parts = Parts::from_selector(request.metric_selector)?;
     if let Some(ns) = request.namespace.filter(|ns| !ns.is_empty()) {
-        parts.namespace(mapping.label_for(&namespaces(), catalog)?, ns);
+        parts.namespace(mapping.label_for(&ResourceInfo::namespaces(), catalog)?, ns);
     }
     let resource_label = mapping.label_for(request.resource, catalog)?;
     parts.values.insert(
@@ -168,7 +156,7 @@ pub fn external_query(
 ) -> Result<String, QueryError> {
     let mut parts = Parts::from_selector(selector)?;
     if let Some(ns) = namespace.filter(|ns| !ns.is_empty()) {
-        parts.namespace(mapping.label_for(&namespaces(), catalog)?, ns);
+        parts.namespace(mapping.label_for(&ResourceInfo::namespaces(), catalog)?, ns);
     }
     parts.render(template, series, &[])
 }

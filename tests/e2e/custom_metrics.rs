@@ -6,16 +6,9 @@ use serde_json::{Value, json};
 
 use crate::support::adapter::Adapter;
 use crate::support::kube;
-use crate::support::world::World;
+use crate::support::world::{ASR_RULES, World};
 
-const ASR_AND_BROKEN_RULES: &str = r#"rules:
-- seriesQuery: 'asr_active_requests{namespace!="",pod!=""}'
-  resources:
-    overrides:
-      namespace: {resource: namespace}
-      pod: {resource: pod}
-  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
-- seriesQuery: 'broken_metric{namespace!="",pod!=""}'
+const BROKEN_RULE: &str = r#"- seriesQuery: 'broken_metric{namespace!="",pod!=""}'
   resources:
     overrides:
       namespace: {resource: namespace}
@@ -114,7 +107,10 @@ fn is_k8s_time(v: &Value) -> bool {
 async fn pods_and_namespace_metrics_in_both_versions() {
     let world = asr_world().await;
     let adapter = world
-        .adapter(Adapter::builder(ASR_AND_BROKEN_RULES).arg("--metrics-relist-interval=1m"))
+        .adapter(
+            Adapter::builder(&format!("{ASR_RULES}{BROKEN_RULE}"))
+                .arg("--metrics-relist-interval=1m"),
+        )
         .await;
 
     // Discovery: both versions list the same resources, scopes never mixed under one parent.
@@ -416,7 +412,9 @@ async fn pods_and_namespace_metrics_in_both_versions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_get_raw_through_a_kubeconfig_pointing_at_the_adapter() {
     let world = asr_world().await;
-    let adapter = world.adapter(Adapter::builder(ASR_AND_BROKEN_RULES)).await;
+    let adapter = world
+        .adapter(Adapter::builder(&format!("{ASR_RULES}{BROKEN_RULE}")))
+        .await;
     let output = adapter.kubectl(&["get", "--raw", V1]).await;
     assert!(
         output.status.success(),
