@@ -152,10 +152,14 @@ fn usage(pid: u32) -> (f64, u64) {
     (cpu, rss_kib)
 }
 
+/// An HTTP/2 client with the flow-control windows of Go's HTTP/2 transport (4 MiB per stream,
+/// 1 GiB per connection), which the aggregator and the controller manager use.
 fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
+        .http2_initial_stream_window_size(4 << 20)
+        .http2_initial_connection_window_size(1 << 30)
         .pool_max_idle_per_host(128)
         .timeout(Duration::from_secs(60))
         .build()

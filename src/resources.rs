@@ -5,6 +5,7 @@
 //! The catalog is plain data. `kube/` fills it from the cluster's discovery; without a cluster
 //! (`metrics-adapter check`) it holds the well-known built-in resources.
 
+use std::collections::HashMap;
 use std::fmt;
 
 /// A resource name with its API group: `pods` (core), `deployments.apps`. `resource` is the
@@ -103,6 +104,9 @@ impl ResourceInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResourceCatalog {
     resources: Vec<ResourceInfo>,
+    /// Lower-cased plural, singular and kind -> positions in `resources`, in priority order:
+    /// every request resolves its resource, so this is a hash lookup, not a scan.
+    by_name: HashMap<String, Vec<usize>>,
 }
 
 /// (group, version, plural, singular, kind, namespaced) of the built-in resources that rules and
@@ -203,7 +207,11 @@ const WELL_KNOWN: &[(&str, &str, &str, &str, &str, bool)] = &[
 impl ResourceCatalog {
     /// A catalog of the given resources, in priority order.
     pub fn new(resources: Vec<ResourceInfo>) -> ResourceCatalog {
-        ResourceCatalog { resources }
+        let mut catalog = ResourceCatalog::default();
+        for info in resources {
+            catalog.insert(info);
+        }
+        catalog
     }
 
     /// The built-in resources every cluster has.
@@ -221,7 +229,7 @@ impl ResourceCatalog {
                 },
             )
             .collect();
-        ResourceCatalog { resources }
+        ResourceCatalog::new(resources)
     }
 
     /// Every resource, in priority order.
@@ -231,22 +239,40 @@ impl ResourceCatalog {
 
     /// Add a resource unless one with the same group and plural is already known.
     pub fn insert(&mut self, info: ResourceInfo) {
-        if self.get(&info.group_resource()).is_none() {
-            self.resources.push(info);
+        if self.get(&info.group_resource()).is_some() {
+            return;
         }
+        let position = self.resources.len();
+        for name in [&info.plural, &info.singular, &info.kind] {
+            let entry = self.by_name.entry(name.to_ascii_lowercase()).or_default();
+            if !entry.contains(&position) {
+                entry.push(position);
+            }
+        }
+        self.resources.push(info);
+    }
+
+    fn named(&self, name: &str) -> impl Iterator<Item = &ResourceInfo> {
+        let positions = match self.by_name.get(name) {
+            Some(p) => p.as_slice(),
+            None => self
+                .by_name
+                .get(&name.to_ascii_lowercase())
+                .map_or(&[][..], Vec::as_slice),
+        };
+        positions.iter().map(|&i| &self.resources[i])
     }
 
     /// The resource with exactly this group and plural.
     pub fn get(&self, gr: &GroupResource) -> Option<&ResourceInfo> {
-        self.resources
-            .iter()
+        self.named(&gr.resource)
             .find(|r| r.group == gr.group && r.plural == gr.resource)
     }
 
     /// Resolve a name as a RESTMapper's `ResourceFor` does: plural, singular or kind, in any
     /// case; an empty group matches every group, the first in priority order winning.
     pub fn resolve(&self, gr: &GroupResource) -> Option<&ResourceInfo> {
-        self.resources.iter().find(|r| {
+        self.named(&gr.resource).find(|r| {
             (gr.group.is_empty() || r.group.eq_ignore_ascii_case(&gr.group))
                 && r.answers_to(&gr.resource)
         })

@@ -250,7 +250,8 @@ impl PrometheusClient {
             return Err(Error::Status(status));
         }
         let limit = inner.config.max_response_bytes;
-        let mut body = Vec::new();
+        let expected = response.content_length().unwrap_or(0).min(limit as u64) as usize;
+        let mut body = Vec::with_capacity(expected);
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > limit {
                 return Err(Error::TooLarge(limit));

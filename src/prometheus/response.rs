@@ -69,11 +69,14 @@ fn unwrap_envelope<T>(envelope: Envelope<T>) -> Result<T, Error> {
         .ok_or_else(|| Error::Decode("no data in a successful response".into()))
 }
 
+/// `data` of a query, decoded in one pass whatever the order of `resultType` and `result`.
 #[derive(Deserialize)]
-struct RawData {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    result: serde_json::Value,
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+enum RawData {
+    Vector(Vec<RawSample>),
+    Scalar((f64, String)),
+    Matrix(IgnoredAny),
+    String(IgnoredAny),
 }
 
 #[derive(Deserialize)]
@@ -91,11 +94,8 @@ fn parse_value(text: &str) -> Result<f64, Error> {
 pub fn decode_query(body: &[u8]) -> Result<QueryResult, Error> {
     let envelope: Envelope<RawData> =
         serde_json::from_slice(body).map_err(|e| Error::Decode(e.to_string()))?;
-    let data = unwrap_envelope(envelope)?;
-    match data.result_type.as_str() {
-        "vector" => {
-            let raw: Vec<RawSample> = serde_json::from_value(data.result)
-                .map_err(|e| Error::Decode(format!("vector result: {e}")))?;
+    match unwrap_envelope(envelope)? {
+        RawData::Vector(raw) => {
             let samples = raw
                 .into_iter()
                 .map(|s| {
@@ -108,15 +108,12 @@ pub fn decode_query(body: &[u8]) -> Result<QueryResult, Error> {
                 .collect::<Result<_, Error>>()?;
             Ok(QueryResult::Vector(samples))
         }
-        "scalar" => {
-            let (timestamp, value): (f64, String) = serde_json::from_value(data.result)
-                .map_err(|e| Error::Decode(format!("scalar result: {e}")))?;
-            Ok(QueryResult::Scalar {
-                value: parse_value(&value)?,
-                timestamp,
-            })
-        }
-        other => Ok(QueryResult::Other(other.to_string())),
+        RawData::Scalar((timestamp, value)) => Ok(QueryResult::Scalar {
+            value: parse_value(&value)?,
+            timestamp,
+        }),
+        RawData::Matrix(_) => Ok(QueryResult::Other("matrix".into())),
+        RawData::String(_) => Ok(QueryResult::Other("string".into())),
     }
 }
 
