@@ -409,27 +409,28 @@ impl FieldSelector {
     }
 }
 
-/// Split at `sep` where it is not escaped by a backslash.
+/// Split at `sep` where it is not escaped by a backslash (escapes are kept for later).
 fn split_unescaped(input: &str, sep: char) -> Vec<String> {
-    let mut parts = vec![String::new()];
+    let mut parts = Vec::new();
+    let mut current = String::new();
     let mut escaped = false;
     for c in input.chars() {
-        let last = parts.last_mut().expect("parts is never empty");
         if escaped {
-            last.push('\\');
-            last.push(c);
+            current.push('\\');
+            current.push(c);
             escaped = false;
         } else if c == '\\' {
             escaped = true;
         } else if c == sep {
-            parts.push(String::new());
+            parts.push(std::mem::take(&mut current));
         } else {
-            last.push(c);
+            current.push(c);
         }
     }
-    if escaped && let Some(last) = parts.last_mut() {
-        last.push('\\');
+    if escaped {
+        current.push('\\');
     }
+    parts.push(current);
     parts
 }
 
