@@ -202,6 +202,39 @@ async fn query_ok(client: &reqwest::Client, prometheus: &str, query: &str) {
     let _ = response.bytes().await;
 }
 
+/// GET every URL `rounds` times at `concurrency` from the adapter.
+async fn run_gets(
+    client: &reqwest::Client,
+    urls: &Arc<Vec<String>>,
+    rounds: usize,
+    concurrency: usize,
+) -> Run {
+    let (client, urls) = (client.clone(), urls.clone());
+    run(urls.len(), rounds, concurrency, move |i| {
+        let (client, urls) = (client.clone(), urls.clone());
+        async move {
+            get_ok(&client, &urls[i]).await;
+        }
+    })
+    .await
+}
+
+/// Send every query `rounds` times at `concurrency` straight to Prometheus.
+async fn run_queries(
+    client: &reqwest::Client,
+    prometheus: &str,
+    queries: &Arc<Vec<String>>,
+    rounds: usize,
+    concurrency: usize,
+) -> Run {
+    let (client, queries, prometheus) = (client.clone(), queries.clone(), prometheus.to_string());
+    run(queries.len(), rounds, concurrency, move |i| {
+        let (client, queries, prometheus) = (client.clone(), queries.clone(), prometheus.clone());
+        async move { query_ok(&client, &prometheus, &queries[i]).await }
+    })
+    .await
+}
+
 fn pod_name(ns: usize, i: usize) -> String {
     format!("asr-{ns:02}-{i:03}")
 }
@@ -403,40 +436,13 @@ async fn bench() {
     // Warm up: every request once (watch cache, token review, connections).
     let body = get_ok(&client, &requests[0]).await;
     assert!(body > 0);
-    run(requests.len(), 1, 8, {
-        let (client, requests) = (client.clone(), requests.clone());
-        move |i| {
-            let (client, requests) = (client.clone(), requests.clone());
-            async move {
-                get_ok(&client, &requests[i]).await;
-            }
-        }
-    })
-    .await;
+    run_gets(&client, &requests, 1, 8).await;
     println!("\n1,000 distinct Pods-metric requests (50 pods each) x {rounds} rounds, HTTP/2:");
     for concurrency in [1, 8, 64] {
         let (cpu0, _) = usage(pid);
-        let adapter_run = run(requests.len(), rounds, concurrency, {
-            let (client, requests) = (client.clone(), requests.clone());
-            move |i| {
-                let (client, requests) = (client.clone(), requests.clone());
-                async move {
-                    get_ok(&client, &requests[i]).await;
-                }
-            }
-        })
-        .await;
+        let adapter_run = run_gets(&client, &requests, rounds, concurrency).await;
         let (cpu1, rss) = usage(pid);
-        let prometheus_run = run(queries.len(), rounds, concurrency, {
-            let (client, queries, prometheus) =
-                (client.clone(), queries.clone(), prometheus.clone());
-            move |i| {
-                let (client, queries, prometheus) =
-                    (client.clone(), queries.clone(), prometheus.clone());
-                async move { query_ok(&client, &prometheus, &queries[i]).await }
-            }
-        })
-        .await;
+        let prometheus_run = run_queries(&client, &prometheus, &queries, rounds, concurrency).await;
         print_comparison(
             &format!("concurrency {concurrency}"),
             &adapter_run,
@@ -459,16 +465,7 @@ async fn bench() {
         .await
         .expect("json");
     let registered = doc["resources"].as_array().map_or(0, Vec::len);
-    let discovery_run = run(1, 2_000, 1, {
-        let (client, discovery) = (client.clone(), discovery.clone());
-        move |_| {
-            let (client, discovery) = (client.clone(), discovery.clone());
-            async move {
-                get_ok(&client, &discovery).await;
-            }
-        }
-    })
-    .await;
+    let discovery_run = run_gets(&client, &Arc::new(vec![discovery]), 2_000, 1).await;
     println!(
         "\ndiscovery, {registered} metrics registered ({} KiB): p50 {:.3} ms  p99 {:.3} ms  max {:.3} ms over 2,000 sequential GETs (target: p99 < 1 ms)",
         size / 1024,
@@ -491,26 +488,15 @@ async fn bench() {
     );
     for concurrency in [1, 8] {
         let (cpu0, _) = usage(pid);
-        let adapter_run = run(external.len(), rounds * 10, concurrency, {
-            let (client, external) = (client.clone(), external.clone());
-            move |i| {
-                let (client, external) = (client.clone(), external.clone());
-                async move {
-                    get_ok(&client, &external[i]).await;
-                }
-            }
-        })
-        .await;
+        let adapter_run = run_gets(&client, &external, rounds * 10, concurrency).await;
         let (cpu1, rss) = usage(pid);
-        let prometheus_run = run(external_queries.len(), rounds * 10, concurrency, {
-            let (client, queries, prometheus) =
-                (client.clone(), external_queries.clone(), prometheus.clone());
-            move |i| {
-                let (client, queries, prometheus) =
-                    (client.clone(), queries.clone(), prometheus.clone());
-                async move { query_ok(&client, &prometheus, &queries[i]).await }
-            }
-        })
+        let prometheus_run = run_queries(
+            &client,
+            &prometheus,
+            &external_queries,
+            rounds * 10,
+            concurrency,
+        )
         .await;
         print_comparison(
             &format!("concurrency {concurrency}"),
@@ -562,16 +548,7 @@ async fn bench() {
     }
     let top_queries = Arc::new(top_queries);
     let (cpu0, _) = usage(pid);
-    let adapter_run = run(1, rounds * 10, 1, {
-        let (client, top) = (client.clone(), top.clone());
-        move |_| {
-            let (client, top) = (client.clone(), top.clone());
-            async move {
-                get_ok(&client, &top).await;
-            }
-        }
-    })
-    .await;
+    let adapter_run = run_gets(&client, &Arc::new(vec![top]), rounds * 10, 1).await;
     let (cpu1, rss) = usage(pid);
     // Prometheus: the same queries, all at once, as one "request".
     let prometheus_run = run(1, rounds * 10, 1, {

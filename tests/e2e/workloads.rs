@@ -110,6 +110,24 @@ struct AsrLoad {
     cpu: f64,
 }
 
+/// The ASR deployment as the test drives it: its pods, their load, and kube-state-metrics'
+/// replica count.
+struct AsrDeployment<'a> {
+    world: &'a World,
+    adapter: &'a Adapter,
+    since: Timestamp,
+    replicas: usize,
+}
+
+impl AsrDeployment<'_> {
+    /// Scale to the load's replicas (creating or deleting pods), set every pod's series, and wait
+    /// until the adapter answers the new values.
+    async fn apply(&mut self, load: AsrLoad) {
+        apply_asr(self.world, self.adapter, self.since, self.replicas, &load).await;
+        self.replicas = load.replicas;
+    }
+}
+
 async fn apply_asr(
     world: &World,
     adapter: &Adapter,
@@ -224,19 +242,19 @@ async fn lightning_asr_scales_on_requests_cpu_and_memory_and_its_api_follows() {
     // 512Mi (target 2Gi). Pods: 4/5 = 0.8, ceil(0.8 * 2) = 2; CPU: 44/80, ceil(0.55 * 2) = 2;
     // memory: ceil(0.25 * 2) = 1. The largest is 2: no change. API: 2 / (2 * 1) = 1, within
     // the tolerance: 1.
-    let mut replicas = 2;
-    apply_asr(
-        &world,
-        &adapter,
+    let mut deployment = AsrDeployment {
+        world: &world,
+        adapter: &adapter,
         since,
-        0,
-        &AsrLoad {
+        replicas: 0,
+    };
+    deployment
+        .apply(AsrLoad {
             replicas: 2,
             requests: 4.0,
             cpu: 0.22,
-        },
-    )
-    .await;
+        })
+        .await;
     let outcome = sync(&mut asr, &asr_hpa, cluster, t0).await;
     assert_eq!(outcome.desired_replicas, 2, "{outcome:#?}");
     assert!(
@@ -250,36 +268,25 @@ async fn lightning_asr_scales_on_requests_cpu_and_memory_and_its_api_follows() {
 
     // Step 2, burst: 15 requests per pod. 15/5 = 3, ceil(3 * 2) = 6, limited by the scale-up
     // cap max(2 * 2, 4) = 4.
-    apply_asr(
-        &world,
-        &adapter,
-        since,
-        replicas,
-        &AsrLoad {
+    deployment
+        .apply(AsrLoad {
             replicas: 2,
             requests: 15.0,
             cpu: 0.22,
-        },
-    )
-    .await;
+        })
+        .await;
     let outcome = sync(&mut asr, &asr_hpa, cluster, minutes(t0, 1)).await;
     assert_eq!(outcome.metric_replicas, Some(6), "{outcome:#?}");
     assert_eq!(outcome.desired_replicas, 4, "{outcome:#?}");
     // The deployment scales to 4; the new pods take their share at once: 15 each again, so
     // ceil(3 * 4) = 12, capped at max(2 * 4, 4) = 8. The API follows the ASR count: 4 / 2 = 2.
-    apply_asr(
-        &world,
-        &adapter,
-        since,
-        replicas,
-        &AsrLoad {
+    deployment
+        .apply(AsrLoad {
             replicas: 4,
             requests: 15.0,
             cpu: 0.22,
-        },
-    )
-    .await;
-    replicas = 4;
+        })
+        .await;
     let outcome = sync(&mut asr, &asr_hpa, cluster, minutes(t0, 2)).await;
     assert_eq!(outcome.desired_replicas, 8, "{outcome:#?}");
     let outcome = sync(&mut api, &api_hpa, cluster, minutes(t0, 2)).await;
@@ -291,19 +298,13 @@ async fn lightning_asr_scales_on_requests_cpu_and_memory_and_its_api_follows() {
     // memory 2; the largest is 10. But without `behavior` the controller takes the largest
     // recommendation of the last five minutes, and step 2 recommended 12 (before its cap):
     // 12 (within the cap of 16). API: 8 / 2 = 4.
-    apply_asr(
-        &world,
-        &adapter,
-        since,
-        replicas,
-        &AsrLoad {
+    deployment
+        .apply(AsrLoad {
             replicas: 8,
             requests: 5.0,
             cpu: 0.46,
-        },
-    )
-    .await;
-    replicas = 8;
+        })
+        .await;
     let outcome = sync(&mut asr, &asr_hpa, cluster, minutes(t0, 3)).await;
     let proposals: Vec<i32> = outcome
         .metrics
@@ -324,19 +325,13 @@ async fn lightning_asr_scales_on_requests_cpu_and_memory_and_its_api_follows() {
     // Step 4, drain: 12 pods at 1 request and 0.05 cores. Pods: ceil(0.2 * 12) = 3, CPU:
     // ceil(10/80 * 12) = 2, memory: ceil(0.25 * 12) = 3: 3 is recommended, but the last five
     // minutes recommended 12: the downscale is held. The API follows the 12 ASR pods: 6.
-    apply_asr(
-        &world,
-        &adapter,
-        since,
-        replicas,
-        &AsrLoad {
+    deployment
+        .apply(AsrLoad {
             replicas: 12,
             requests: 1.0,
             cpu: 0.05,
-        },
-    )
-    .await;
-    replicas = 12;
+        })
+        .await;
     let outcome = sync(&mut asr, &asr_hpa, cluster, minutes(t0, 4)).await;
     assert_eq!(outcome.metric_replicas, Some(3), "{outcome:#?}");
     assert_eq!(outcome.desired_replicas, 12, "{outcome:#?}");
@@ -352,18 +347,13 @@ async fn lightning_asr_scales_on_requests_cpu_and_memory_and_its_api_follows() {
     // minute 4) is older than five minutes: 2.
     let outcome = sync(&mut asr, &asr_hpa, cluster, minutes(t0, 10)).await;
     assert_eq!(outcome.desired_replicas, 3, "{outcome:#?}");
-    apply_asr(
-        &world,
-        &adapter,
-        since,
-        replicas,
-        &AsrLoad {
+    deployment
+        .apply(AsrLoad {
             replicas: 3,
             requests: 1.0,
             cpu: 0.05,
-        },
-    )
-    .await;
+        })
+        .await;
     assert_eq!(
         sync(&mut api, &api_hpa, cluster, minutes(t0, 10))
             .await
