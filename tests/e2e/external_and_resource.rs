@@ -28,6 +28,13 @@ fn quantity(v: &Value) -> f64 {
         .as_f64()
 }
 
+/// kubectl top's CPU column (`300m`) in cores.
+fn millicores(text: &str) -> f64 {
+    text.strip_suffix('m')
+        .and_then(|m| m.parse::<f64>().ok())
+        .map_or(f64::NAN, |m| m / 1000.0)
+}
+
 fn close(actual: f64, expected: f64) -> bool {
     (actual - expected).abs() <= expected.abs() * 0.05
 }
@@ -302,7 +309,7 @@ async fn external_and_resource_metrics_with_kubectl_top() {
         "{stdout}"
     );
     assert_eq!(lines[1][0], "asr-0");
-    assert!(["299m", "300m", "301m"].contains(&lines[1][1]), "{stdout}");
+    assert!(close(millicores(lines[1][1]), 0.3), "{stdout}");
     assert_eq!(lines[1][2], "100Mi");
     assert_eq!(lines[2][0], "asr-1");
     assert_eq!(lines[2][2], "1Mi");
@@ -323,11 +330,9 @@ async fn external_and_resource_metrics_with_kubectl_top() {
         "{stdout}"
     );
     assert_eq!(lines[1][0], "node-1");
-    assert!(
-        ["1499m", "1500m", "1501m"].contains(&lines[1][1]),
-        "{stdout}"
-    );
-    assert_eq!(lines[1][2], "37%");
+    // irate over scrapes a second apart: within a few percent of the exporter's 1.5 cores.
+    assert!(close(millicores(lines[1][1]), 1.5), "{stdout}");
+    assert!(["37%", "38%"].contains(&lines[1][2]), "{stdout}");
     assert_eq!(lines[1][3], "2048Mi");
     assert_eq!(lines[1][4], "25%");
 }
