@@ -136,6 +136,23 @@ fn wants_pretty(params: &Params, headers: &HeaderMap) -> bool {
             .is_some_and(|ua| ua.starts_with("curl/") || ua.starts_with("Wget/"))
 }
 
+/// Whether `Accept-Encoding` allows gzip (`gzip`, `*`, `gzip;q=0.5`; not `gzip;q=0`).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or_default().trim();
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(1.0, |q| q.trim().parse::<f64>().unwrap_or(0.0));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && q > 0.0
+        })
+}
+
 fn health(path: &str, ready: bool) -> Option<Response> {
     let check = path
         .trim_end_matches('/')
@@ -207,7 +224,15 @@ async fn handle(State(state): State<Arc<ApiState>>, request: Request) -> Respons
         let e = ApiError::MethodNotAllowed(format!("{method} is not supported"));
         return error_response(&e, pretty);
     }
-    match answer(&state, path, &params, pretty).await {
+    match answer(
+        &state,
+        path,
+        &params,
+        pretty,
+        accepts_gzip(&request.headers),
+    )
+    .await
+    {
         Ok(response) => response,
         Err(e) => error_response(&e, pretty),
     }
@@ -218,16 +243,26 @@ async fn answer(
     path: &str,
     params: &Params,
     pretty: bool,
+    accepts_gzip: bool,
 ) -> Result<Response, ApiError> {
     match routes::parse(path, params, state.discovery.apis())? {
         Route::Discovery(doc) => {
-            let body = state.discovery.get(&doc).ok_or(ApiError::NoRoute)?;
+            let doc = state.discovery.get(&doc).ok_or(ApiError::NoRoute)?;
             if pretty {
                 let value: serde_json::Value =
-                    serde_json::from_slice(&body).map_err(|_| ApiError::NoRoute)?;
+                    serde_json::from_slice(&doc.json).map_err(|_| ApiError::NoRoute)?;
                 return Ok(json_response(StatusCode::OK, encode(&value, true)));
             }
-            Ok(json_response(StatusCode::OK, body))
+            match doc.gzip {
+                Some(gzip) if accepts_gzip => {
+                    let mut response = json_response(StatusCode::OK, gzip);
+                    let headers = response.headers_mut();
+                    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+                    Ok(response)
+                }
+                _ => Ok(json_response(StatusCode::OK, doc.json)),
+            }
         }
         Route::Custom(version, request) => {
             let values = state.provider.custom(&request).await?;
@@ -257,5 +292,26 @@ async fn answer(
                 types::node_metrics(&nodes, single, pretty),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_used_when_the_client_accepts_it() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, value.parse().unwrap());
+            accepts_gzip(&headers)
+        };
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        assert!(with("gzip"));
+        assert!(with("deflate, GZIP;q=0.5"));
+        assert!(with("*"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("gzip; q=0.000"));
+        assert!(!with("br, identity"));
     }
 }
