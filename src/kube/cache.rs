@@ -4,7 +4,6 @@
 //! desync, with backoff) and applies its events to a sorted map; readers never wait on the API
 //! server once the first list has arrived.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -16,6 +15,7 @@ use kube::runtime::watcher::{self, Event};
 use tokio::sync::watch;
 
 use super::Labels;
+use super::index::{Key, ObjectIndex};
 use crate::resources::ResourceInfo;
 use crate::selector::Selector;
 
@@ -30,9 +30,7 @@ pub struct ObjectMeta {
     pub labels: Labels,
 }
 
-type Key = (String, String);
-
-type Objects = RwLock<BTreeMap<Key, Arc<ObjectMeta>>>;
+type Objects = RwLock<ObjectIndex>;
 
 pub(super) struct ObjectCache {
     objects: Arc<Objects>,
@@ -91,11 +89,11 @@ impl ObjectCache {
         let shared = objects.clone();
         let task = tokio::spawn(async move {
             let mut stream = watcher::watcher(api, config).default_backoff().boxed();
-            let mut buffer: BTreeMap<Key, Arc<ObjectMeta>> = BTreeMap::new();
+            let mut buffer = ObjectIndex::default();
             let write = || shared.write().unwrap_or_else(|p| p.into_inner());
             while let Some(event) = stream.next().await {
                 match event {
-                    Ok(Event::Init) => buffer.clear(),
+                    Ok(Event::Init) => buffer = ObjectIndex::default(),
                     Ok(Event::InitApply(obj)) => {
                         if let Some((k, v)) = meta_of(&obj) {
                             buffer.insert(k, v);
@@ -140,23 +138,11 @@ impl ObjectCache {
         selector: &Selector,
     ) -> Vec<Arc<ObjectMeta>> {
         let objects = self.objects.read().unwrap_or_else(|p| p.into_inner());
-        let matching = |o: &&Arc<ObjectMeta>| selector.matches(&o.labels);
-        match namespace {
-            Some(ns) => objects
-                .range((ns.to_string(), String::new())..)
-                .take_while(|((n, _), _)| n == ns)
-                .map(|(_, o)| o)
-                .filter(matching)
-                .cloned()
-                .collect(),
-            None => objects.values().filter(matching).cloned().collect(),
-        }
+        objects.list(namespace, selector)
     }
 
     pub(super) fn get(&self, namespace: Option<&str>, name: &str) -> Option<Arc<ObjectMeta>> {
         let objects = self.objects.read().unwrap_or_else(|p| p.into_inner());
-        objects
-            .get(&(namespace.unwrap_or_default().to_string(), name.to_string()))
-            .cloned()
+        objects.get(&(namespace.unwrap_or_default().to_string(), name.to_string()))
     }
 }

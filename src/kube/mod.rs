@@ -7,6 +7,7 @@
 //! type in use instead of a full LIST per request.
 
 mod cache;
+mod index;
 mod reviews;
 
 use std::collections::{BTreeMap, HashMap};
