@@ -6,6 +6,7 @@
 //! series responses are read without keeping label values, and response bodies are bounded.
 
 mod client;
+mod credentials;
 mod response;
 
 pub use client::{ClientConfig, ConfigError, PrometheusClient, Verb};

@@ -125,7 +125,13 @@ async fn helm_chart_args_health_protocols_and_a_graceful_stop() {
     )
     .await;
     let chart_args = std::fs::read_to_string(reference("helm-chart-args.txt")).unwrap();
-    let mut builder = Adapter::builder(ASR_RULES);
+    // argv[0] and argv[1] are both `/adapter`: the image's entrypoint, then the chart's first arg.
+    let positional: Vec<&str> = chart_args
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("--"))
+        .collect();
+    assert_eq!(positional, ["/adapter"]);
+    let mut builder = Adapter::builder(ASR_RULES).invoked_as("/adapter", &positional);
     for line in chart_args.lines().filter(|l| l.starts_with("--")) {
         let (flag, _) = line.split_once('=').unwrap_or((line, ""));
         let arg = match flag {
