@@ -133,6 +133,10 @@ pub struct ServingArgs {
     /// Serving key (PEM).
     #[arg(long, value_name = "FILE")]
     pub tls_private_key_file: Option<PathBuf>,
+    /// How often the serving certificate and key files are re-read; a changed pair is used for
+    /// new connections (0: never).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
+    pub tls_reload_interval: Duration,
     /// Allowed TLS 1.2 cipher suites, Go names, comma-separated.
     #[arg(long, value_name = "SUITES", value_delimiter = ',')]
     pub tls_cipher_suites: Vec<String>,
@@ -797,7 +801,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         registry,
         cluster,
     ));
-    let tls = tls::server_config(&TlsOptions {
+    let (tls, certificate) = tls::server_config(&TlsOptions {
         cert_file: args.serving.tls_cert_file.clone(),
         key_file: args.serving.tls_private_key_file.clone(),
         cert_dir: args.serving.cert_dir.clone(),
@@ -805,6 +809,13 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         cipher_suites: args.serving.tls_cipher_suites.clone(),
         disable_http2: args.serving.disable_http2,
     })?;
+    let certificate_reload =
+        (certificate.from_files() && !args.serving.tls_reload_interval.is_zero()).then(|| {
+            tokio::spawn(tls::reload_forever(
+                certificate,
+                args.serving.tls_reload_interval,
+            ))
+        });
     let address = SocketAddr::new(args.serving.bind_address, args.serving.secure_port);
     let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
         StartError::Flag(format!(
@@ -825,6 +836,9 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     .await;
     relist.abort();
     reload.abort();
+    if let Some(task) = certificate_reload {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

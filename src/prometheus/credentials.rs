@@ -96,13 +96,7 @@ pub(super) fn key_pair(
         return Err(fail("no certificate found".into()));
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| fail(format!("key: {e}")))?;
-    let provider = rustls::crypto::ring::default_provider();
-    let signer = provider
-        .key_provider
-        .load_private_key(key)
-        .map_err(|e| fail(format!("key: {e}")))?;
-    rustls::sign::CertifiedKey::new(chain, signer)
-        .keys_match()
+    rustls::sign::CertifiedKey::from_der(chain, key, &rustls::crypto::ring::default_provider())
         .map_err(|e| fail(format!("certificate and key do not match: {e}")))?;
     let mut pem = cert_pem.to_vec();
     if !pem.ends_with(b"\n") {
