@@ -160,6 +160,8 @@ async fn helm_chart_args_health_protocols_and_a_graceful_stop() {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["cache-control"], "no-cache, private");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         assert_eq!(response.text().await.unwrap(), "ok");
         assert!(
             started.elapsed() < Duration::from_secs(2),
@@ -187,6 +189,18 @@ async fn helm_chart_args_health_protocols_and_a_graceful_stop() {
         .unwrap();
     assert_eq!(h1.version(), reqwest::Version::HTTP_11);
     assert_eq!(h1.status(), StatusCode::OK);
+    // API answers and errors carry kube-apiserver's headers too.
+    for response in [&h1, &h2] {
+        assert_eq!(response.headers()["cache-control"], "no-cache, private");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    }
+    let missing = h1_client
+        .get(format!("{}/apis/nothing.example/v1", adapter.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_eq!(missing.headers()["cache-control"], "no-cache, private");
 
     // SIGTERM while a request waits on Prometheus: the request is answered, then the process
     // exits 0 and stops listening.
