@@ -147,9 +147,16 @@ const READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServingCertificate {
     current: ArcSwap<CertifiedKey>,
     provider: Arc<CryptoProvider>,
-    /// `--tls-cert-file` and `--tls-private-key-file` with the content last loaded; `None` for a
-    /// self-signed certificate, which never changes.
-    files: Option<(PathBuf, PathBuf, Mutex<(Vec<u8>, Vec<u8>)>)>,
+    /// `None` for a self-signed certificate, which never changes.
+    files: Option<CertificateFiles>,
+}
+
+/// `--tls-cert-file` and `--tls-private-key-file`, with the content last loaded.
+#[derive(Debug)]
+struct CertificateFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    loaded: Mutex<(Vec<u8>, Vec<u8>)>,
 }
 
 impl ResolvesServerCert for ServingCertificate {
@@ -168,7 +175,7 @@ impl ServingCertificate {
     /// next handshake on. `Ok(true)` when the certificate was replaced; an error leaves the
     /// current one in place.
     pub async fn reload(&self) -> Result<bool, TlsError> {
-        let Some((cert_path, key_path, seen)) = &self.files else {
+        let Some(files) = &self.files else {
             return Ok(false);
         };
         let read = |flag: &'static str, path: &Path| {
@@ -183,18 +190,18 @@ impl ServingCertificate {
                 }
             }
         };
-        let cert_pem = read("--tls-cert-file", cert_path).await?;
-        let key_pem = read("--tls-private-key-file", key_path).await?;
+        let cert_pem = read("--tls-cert-file", &files.cert).await?;
+        let key_pem = read("--tls-private-key-file", &files.key).await?;
         {
-            let seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-            if seen.0 == cert_pem && seen.1 == key_pem {
+            let loaded = files.loaded.lock().unwrap_or_else(|p| p.into_inner());
+            if loaded.0 == cert_pem && loaded.1 == key_pem {
                 return Ok(false);
             }
         }
         let pair = parse_pair(&cert_pem, &key_pem, "--tls-cert-file")?;
         self.current
             .store(Arc::new(certified(&self.provider, pair)?));
-        *seen.lock().unwrap_or_else(|p| p.into_inner()) = (cert_pem, key_pem);
+        *files.loaded.lock().unwrap_or_else(|p| p.into_inner()) = (cert_pem, key_pem);
         Ok(true)
     }
 }
@@ -334,10 +341,12 @@ pub fn server_config(
             let cert_pem = read("--tls-cert-file", cert)?;
             let key_pem = read("--tls-private-key-file", key)?;
             let pair = parse_pair(&cert_pem, &key_pem, "--tls-cert-file")?;
-            Some((
-                pair,
-                (cert.clone(), key.clone(), Mutex::new((cert_pem, key_pem))),
-            ))
+            let files = CertificateFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                loaded: Mutex::new((cert_pem, key_pem)),
+            };
+            Some((pair, files))
         }
         (Some(_), None) | (None, Some(_)) => {
             return Err(TlsError::Invalid {
