@@ -35,6 +35,12 @@ def rendered(*values_files: str, **kwargs: Any) -> list[dict[str, Any]]:
     return objects
 
 
+def rendered_values(values: dict[str, Any]) -> list[dict[str, Any]]:
+    objects = render.render(values)
+    render.validate(objects)
+    return objects
+
+
 def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [o for o in objects if o["kind"] == kind]
 
@@ -442,6 +448,18 @@ class EveryKey(unittest.TestCase):
         self.assertEqual(of_kind(self.objects, "PodSecurityPolicy"), [])
 
 
+class DisruptionBudget(unittest.TestCase):
+    def test_min_available_wins_over_the_default_max_unavailable(self) -> None:
+        # A community values file that sets only minAvailable keeps maxUnavailable's default.
+        pdb = one(rendered_values({"podDisruptionBudget": {"minAvailable": "50%"}}), "PodDisruptionBudget")
+        self.assertEqual(pdb["spec"]["minAvailable"], "50%")
+        self.assertNotIn("maxUnavailable", pdb["spec"])
+
+    def test_disabled(self) -> None:
+        objects = rendered_values({"podDisruptionBudget": {"enabled": False}})
+        self.assertEqual(of_kind(objects, "PodDisruptionBudget"), [])
+
+
 class Capabilities(unittest.TestCase):
     def test_psp_on_a_cluster_that_still_serves_it(self) -> None:
         # Kubernetes 1.24 serves policy/v1beta1 PodSecurityPolicy; kubernetes-validate has no
@@ -491,8 +509,11 @@ class Refusals(unittest.TestCase):
     def test_tls_without_its_pem(self) -> None:
         self.assert_refused({"tls": {"enable": True, "ca": "x"}}, "tls.ca, tls.key and tls.certificate")
 
-    def test_a_budget_with_both_bounds(self) -> None:
-        self.assert_refused({"podDisruptionBudget": {"minAvailable": 1, "maxUnavailable": 1}}, "not both")
+    def test_a_budget_without_bounds(self) -> None:
+        self.assert_refused(
+            {"podDisruptionBudget": {"minAvailable": None, "maxUnavailable": None}},
+            "needs minAvailable or maxUnavailable",
+        )
 
     def test_schema_types(self) -> None:
         self.assert_refused({"replicas": "two"}, "replicas")
