@@ -286,7 +286,7 @@ class Defaults(unittest.TestCase):
 
 
 class EveryKey(unittest.TestCase):
-    """values-every-key.yaml sets every key, and each one shows in the rendered objects."""
+    """values/every-key.yaml sets every key, and each one shows in the rendered objects."""
 
     @classmethod
     def setUpClass(cls) -> None:
