@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod chart;
 mod custom_metrics;
 mod demo;
 mod deploy;
