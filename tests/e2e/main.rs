@@ -9,6 +9,7 @@ mod custom_metrics;
 mod demo;
 mod deploy;
 mod discovery;
+mod docs;
 mod external_and_resource;
 mod lifecycle;
 mod prometheus_client;
