@@ -24,7 +24,7 @@ use crate::reload::{ConfigSource, Poll};
 use crate::rules::Rules;
 use crate::server::auth::{Auth, AuthOptions};
 use crate::server::tls::{self, TlsOptions};
-use crate::server::{self, ServeOptions};
+use crate::server::{self, Limits, ServeOptions};
 use crate::{rules, telemetry};
 
 /// Parse a Go duration (`10m`, `1m30s`, `1.5h`, `500ms`, `0`), as Go's `time.ParseDuration`.
@@ -60,6 +60,14 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
         total += number * scale;
     }
     Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+/// A Go duration that is not zero.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_go_duration(text)? {
+        d if d.is_zero() => Err("must be more than 0".into()),
+        d => Ok(d),
+    }
 }
 
 /// Where and how to reach Prometheus.
@@ -146,6 +154,18 @@ pub struct ServingArgs {
     /// Serve HTTP/1.1 only.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "false", value_parser = parse_go_bool)]
     pub disable_http2: bool,
+    /// Requests served at once; beyond it, 429 with Retry-After (health checks are not counted).
+    #[arg(long, value_name = "N", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_requests_inflight: u32,
+    /// How long a request may take before it is answered 504.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_positive_duration)]
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers (HTTP/1.1).
+    #[arg(long, value_name = "DURATION", default_value = "32s", value_parser = parse_positive_duration)]
+    pub header_read_timeout: Duration,
+    /// How long a connection with no request in flight stays open (HTTP/1.1 and h2).
+    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = parse_positive_duration)]
+    pub idle_timeout: Duration,
     /// Concurrent HTTP/2 streams per connection (0: library default).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub http2_max_streams_per_connection: u32,
@@ -784,7 +804,6 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         provider,
         discovery,
         ready: Box::new(move || ready_registry.load().listed_once()),
-        auth: Some(auth),
     });
     let relist = {
         let cluster = cluster.clone();
@@ -823,13 +842,23 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         ))
     })?;
     tracing::info!(%address, prometheus = %args.prometheus.prometheus_url, "serving");
+    let app = server::stack(
+        api::router(state),
+        Some(auth),
+        &Limits {
+            max_in_flight: args.serving.max_requests_inflight as usize,
+            request_timeout: args.serving.request_timeout,
+        },
+    );
     server::serve(
         listener,
         tls,
-        api::router(state),
+        app,
         ServeOptions {
             http2_max_streams: args.serving.http2_max_streams_per_connection,
             drain_timeout: args.shutdown_drain_timeout,
+            header_read_timeout: args.serving.header_read_timeout,
+            idle_timeout: args.serving.idle_timeout,
         },
         termination(),
     )
