@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod chart;
+mod connections;
 mod custom_metrics;
 mod demo;
 mod deploy;
