@@ -104,7 +104,10 @@ impl From<ProviderError> for ApiError {
                 group,
                 kind,
             },
-            ProviderError::ListFailed => ApiError::Internal(UNABLE_TO_LIST.into()),
+            ProviderError::ListFailed(None) => ApiError::Internal(UNABLE_TO_LIST.into()),
+            ProviderError::ListFailed(Some(cause)) => {
+                ApiError::Internal(format!("{UNABLE_TO_LIST}: {cause}").into())
+            }
             ProviderError::FetchFailed => ApiError::Internal(UNABLE_TO_FETCH.into()),
             ProviderError::BadRequest(m) => ApiError::BadRequest(m),
         }
