@@ -7,10 +7,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 
 use super::Error;
-use super::response::{self, QueryResult, SeriesInfo};
+use super::body;
+use super::response::{Decode, QueryResult};
 
 /// The HTTP verb for API calls (`--prometheus-verb`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,7 +38,7 @@ pub struct ClientConfig {
     pub ca_file: Option<PathBuf>,
     /// Client certificate and key for mTLS.
     pub client_cert: Option<(PathBuf, PathBuf)>,
-    /// Per-request timeout, also sent to Prometheus as `timeout`.
+    /// Per-request timeout of queries, also sent to Prometheus as `timeout`.
     pub timeout: Duration,
     /// Largest response body accepted.
     pub max_response_bytes: usize,
@@ -78,7 +79,6 @@ struct Inner {
     http: reqwest::Client,
     config: ClientConfig,
     query_url: reqwest::Url,
-    series_url: reqwest::Url,
     token: Mutex<Option<CachedToken>>,
     in_flight: Mutex<HashMap<String, SharedQuery>>,
 }
@@ -125,6 +125,8 @@ impl PrometheusClient {
             .timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
+            // Bodies are inflated by `body.rs`, which also counts the bytes on the wire.
+            .no_gzip()
             .tls_backend_rustls();
         let mut headers = HeaderMap::new();
         for (k, v) in &config.headers {
@@ -173,7 +175,6 @@ impl PrometheusClient {
             inner: Arc::new(Inner {
                 http,
                 query_url: api_url(&config.url, "api/v1/query"),
-                series_url: api_url(&config.url, "api/v1/series"),
                 config,
                 token: Mutex::new(None),
                 in_flight: Mutex::new(HashMap::new()),
@@ -187,6 +188,21 @@ impl PrometheusClient {
     /// The base URL.
     pub fn url(&self) -> &reqwest::Url {
         &self.inner.config.url
+    }
+
+    /// The timeout of one query (`--prometheus-timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.inner.config.timeout
+    }
+
+    /// The HTTP verb of API calls (`--prometheus-verb`).
+    pub fn verb(&self) -> Verb {
+        self.inner.config.verb
+    }
+
+    /// `api/v1/<path>` under the base URL.
+    pub(super) fn api(&self, path: &str) -> reqwest::Url {
+        api_url(&self.inner.config.url, path)
     }
 
     fn token(&self) -> Result<Option<HeaderValue>, ConfigError> {
@@ -215,12 +231,21 @@ impl PrometheusClient {
         Ok(Some(value))
     }
 
-    async fn call(&self, url: &reqwest::Url, params: &[(&str, &str)]) -> Result<Vec<u8>, Error> {
+    /// One call: `params` as a query string (GET) or form body (POST), asking for gzip; the
+    /// decoded answer and the bytes received on the wire.
+    pub(super) async fn fetch<T: Decode>(
+        &self,
+        url: &reqwest::Url,
+        params: &[(&str, &str)],
+        verb: Verb,
+        timeout: Duration,
+    ) -> Result<(T, u64), Error> {
         let inner = &self.inner;
-        let mut request = match inner.config.verb {
+        let mut request = match verb {
             Verb::Get => inner.http.get(url.clone()).query(params),
             Verb::Post => inner.http.post(url.clone()).form(params),
         };
+        request = request.header(ACCEPT_ENCODING, "gzip").timeout(timeout);
         match self.token() {
             Ok(Some(token)) => request = request.header(AUTHORIZATION, token),
             Ok(None) => {}
@@ -235,7 +260,7 @@ impl PrometheusClient {
             if source.is_timeout() {
                 Error::Timeout {
                     url: url.to_string(),
-                    timeout: inner.config.timeout,
+                    timeout,
                 }
             } else {
                 Error::Transport {
@@ -244,21 +269,12 @@ impl PrometheusClient {
                 }
             }
         };
-        let mut response = request.send().await.map_err(transport)?;
+        let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) && !matches!(status, 400 | 422 | 503) {
             return Err(Error::Status(status));
         }
-        let limit = inner.config.max_response_bytes;
-        let expected = response.content_length().unwrap_or(0).min(limit as u64) as usize;
-        let mut body = Vec::with_capacity(expected);
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > limit {
-                return Err(Error::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        body::read(response, inner.config.max_response_bytes, transport).await
     }
 
     /// An instant query at the current time. Concurrent calls with the same query share one
@@ -296,25 +312,15 @@ impl PrometheusClient {
     async fn query_now(&self, query: &str) -> Result<QueryResult, Error> {
         let time = format_time(SystemTime::now());
         let timeout = format!("{}ms", self.inner.config.timeout.as_millis());
-        let body = self
-            .call(
+        let (result, _) = self
+            .fetch(
                 &self.inner.query_url,
                 &[("query", query), ("time", &time), ("timeout", &timeout)],
+                self.inner.config.verb,
+                self.inner.config.timeout,
             )
             .await?;
-        response::decode_query(&body)
-    }
-
-    /// The distinct (name, label names) of the series matching `matcher` since `start`.
-    pub async fn series(&self, matcher: &str, start: SystemTime) -> Result<Vec<SeriesInfo>, Error> {
-        let start = format_time(start);
-        let body = self
-            .call(
-                &self.inner.series_url,
-                &[("match[]", matcher), ("start", &start)],
-            )
-            .await?;
-        response::decode_series(&body)
+        Ok(result)
     }
 }
 
