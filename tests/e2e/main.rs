@@ -12,4 +12,5 @@ mod external_and_resource;
 mod lifecycle;
 mod prometheus_client;
 mod reload;
+mod victoria_metrics;
 mod workloads;

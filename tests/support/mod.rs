@@ -9,4 +9,5 @@ pub mod hpa;
 pub mod kube;
 pub mod prometheus;
 pub mod redis;
+pub mod victoria_metrics;
 pub mod world;
