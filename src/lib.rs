@@ -19,3 +19,10 @@ pub mod rules;
 pub mod selector;
 pub mod server;
 pub mod telemetry;
+
+/// The reference files, as the integration tests read them (one file for both; the unit tests
+/// use part of it).
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../tests/support/reference.rs"]
+pub(crate) mod reference_files;

@@ -32,8 +32,9 @@ pub struct CheckArgs {
     /// The rules file (prometheus-adapter's `--config` format).
     #[arg(long, short = 'c', value_name = "FILE")]
     pub config: PathBuf,
-    /// Dry run: print the metric name and PromQL each rule would produce for --series.
-    #[arg(long, requires_all = ["series", "resource"])]
+    /// Dry run: print the metric name and PromQL each rule would produce for --series; without
+    /// --series, `--resource pods` or `nodes` renders the resourceRules' cpu and memory queries.
+    #[arg(long, requires = "resource")]
     pub render: bool,
     /// A series name as Prometheus lists it (with --render).
     #[arg(long, value_name = "NAME", requires = "render")]
@@ -357,38 +358,59 @@ fn failure(message: String) -> Report {
 }
 
 fn render(args: &CheckArgs, rules: &Rules) -> Report {
-    let series = args.series.as_deref().unwrap_or_default();
     let resource_arg = args.resource.as_deref().unwrap_or_default();
     let selector = match Selector::parse(&args.selector) {
         Ok(s) => s,
         Err(e) => return failure(format!("--selector: {e}")),
     };
-    let (rendered, errors) = if resource_arg == "external" {
-        render_external(args, rules, series, &selector)
-    } else {
-        render_custom(args, rules, series, resource_arg, &selector)
+    let (section, rendered, errors) = match (args.series.as_deref(), resource_arg) {
+        (None, "pods" | "nodes") => {
+            let (rendered, errors) = render_resource(args, rules, resource_arg);
+            ("resourceRules", rendered, errors)
+        }
+        (None, _) => {
+            return failure(
+                "--series is required, except for the resourceRules' queries (--resource pods or nodes)"
+                    .into(),
+            );
+        }
+        (Some(series), "external") => {
+            let (rendered, errors) = render_external(args, rules, series, &selector);
+            ("externalRules", rendered, errors)
+        }
+        (Some(series), _) => {
+            let (rendered, errors) = render_custom(args, rules, series, resource_arg, &selector);
+            ("rules", rendered, errors)
+        }
     };
     let mut stderr = String::new();
     for e in &errors {
         let _ = writeln!(stderr, "{e}");
     }
     if rendered.is_empty() && errors.is_empty() {
-        let _ = writeln!(
-            stderr,
-            "no rule serves series {series:?} for {resource_arg}"
-        );
+        let what = match &args.series {
+            Some(series) => format!("series {series:?}"),
+            None => "resource metrics".to_string(),
+        };
+        let _ = writeln!(stderr, "no rule serves {what} for {resource_arg}");
     }
     let stdout = match args.output {
         OutputFormat::Json => serde_json::to_string_pretty(&rendered).unwrap_or_default() + "\n",
         OutputFormat::Text => {
             let mut out = String::new();
             for r in &rendered {
-                let section = if resource_arg == "external" {
-                    "externalRules"
-                } else {
-                    "rules"
-                };
-                let _ = writeln!(out, "{section}[{}]: {} ({resource_arg})", r.rule, r.metric);
+                match (section, resource_arg) {
+                    ("resourceRules", "pods") => {
+                        let _ = writeln!(out, "resourceRules.{}.containerQuery (pods)", r.metric);
+                    }
+                    ("resourceRules", _) => {
+                        let _ = writeln!(out, "resourceRules.{}.nodeQuery (nodes)", r.metric);
+                    }
+                    _ => {
+                        let _ =
+                            writeln!(out, "{section}[{}]: {} ({resource_arg})", r.rule, r.metric);
+                    }
+                }
                 let _ = writeln!(out, "  {}", r.query.trim_end().replace('\n', "\n  "));
             }
             out
@@ -399,6 +421,58 @@ fn render(args: &CheckArgs, rules: &Rules) -> Report {
         success: errors.is_empty() && !rendered.is_empty(),
         stderr,
     }
+}
+
+/// The `cpu` and `memory` queries of `resourceRules` for pods (`containerQuery`) or nodes
+/// (`nodeQuery`), as `kubectl top` makes the adapter send them.
+fn render_resource(
+    args: &CheckArgs,
+    rules: &Rules,
+    resource_arg: &str,
+) -> (Vec<Rendered>, Vec<String>) {
+    let fail = |message: String| (Vec::new(), vec![message]);
+    let Some(resource_rules) = &rules.resource else {
+        return fail("no resourceRules in this file".into());
+    };
+    if args.names.is_empty() {
+        return fail(format!(
+            "--name is required: the {resource_arg} the request is about"
+        ));
+    }
+    let catalog = offline_catalog(rules, None);
+    let Some(info) = catalog
+        .resolve(&GroupResource::new("", resource_arg))
+        .cloned()
+    else {
+        return fail(format!("--resource {resource_arg}: unknown resource"));
+    };
+    let namespace = match (resource_arg, &args.namespace) {
+        ("pods", None) => return fail("--namespace is required: pods are namespaced".into()),
+        (_, namespace) => namespace.as_deref().unwrap_or_default(),
+    };
+    let mut rendered = Vec::new();
+    let mut errors = Vec::new();
+    for (metric, queries) in [
+        ("cpu", &resource_rules.cpu),
+        ("memory", &resource_rules.memory),
+    ] {
+        let built = if resource_arg == "pods" {
+            queries.pods_query(&catalog, &info, namespace, &args.names)
+        } else {
+            queries.nodes_query(&catalog, &info, &args.names)
+        };
+        match built {
+            Ok(q) => rendered.push(Rendered {
+                rule: 0,
+                metric: metric.to_string(),
+                query: q.query,
+            }),
+            Err(e) => errors.push(format!(
+                "resourceRules.{metric}: cannot build the query: {e}"
+            )),
+        }
+    }
+    (rendered, errors)
 }
 
 /// Whether a rule's `seriesQuery` could return this series (its name and, when given, which

@@ -22,14 +22,19 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the metrics APIs (the default when the first argument is a flag).
+    /// Serve the metrics APIs (the default: without a subcommand, the arguments are serve's).
     Serve(Box<serve::ServeArgs>),
     /// Validate a rules file offline; with --render, show the PromQL a request would produce.
     Check(check::CheckArgs),
 }
 
-/// Parse the command line; flags without a subcommand mean `serve`, so prometheus-adapter's
-/// container args (`/adapter --secure-port=6443 …`) work unchanged.
+/// The subcommands' names, as typed.
+const SUBCOMMANDS: &[&str] = &["serve", "check", "help"];
+
+/// Parse the command line. Anything but a subcommand name (or `--help`, `--version`) in first
+/// place means `serve`, so prometheus-adapter's container args work unchanged: the community
+/// Helm chart runs the image's entrypoint `/adapter` with args that start with `/adapter` again,
+/// a positional argument that upstream's flag parsing ignores, and so does `serve`.
 pub fn parse<I, T>(args: I) -> Cli
 where
     I: IntoIterator<Item = T>,
@@ -47,10 +52,14 @@ where
     let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let implicit_serve = args.get(1).is_some_and(|first| {
         let first = first.to_string_lossy();
-        first.starts_with('-') && !matches!(first.as_ref(), "-h" | "--help" | "-V" | "--version")
+        !SUBCOMMANDS.contains(&first.as_ref())
+            && !matches!(first.as_ref(), "-h" | "--help" | "-V" | "--version")
     });
     if implicit_serve {
         args.insert(1, OsString::from("serve"));
     }
     Cli::try_parse_from(args)
 }
+
+#[cfg(test)]
+mod tests;

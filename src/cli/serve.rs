@@ -68,10 +68,10 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
 #[derive(Debug, Clone, Args)]
 pub struct PrometheusArgs {
     /// URL of the Prometheus API; a path (`http://host/prometheus/`) is kept.
-    #[arg(long, default_value = "https://localhost")]
+    #[arg(long, value_name = "URL", default_value = "https://localhost")]
     pub prometheus_url: reqwest::Url,
     /// Use the pod's service account (CA and token) to talk to Prometheus.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "false", value_parser = parse_go_bool)]
     pub prometheus_auth_incluster: bool,
     /// A kubeconfig whose CA, client certificate and token are used to talk to Prometheus.
     #[arg(long, value_name = "FILE")]
@@ -96,10 +96,10 @@ pub struct PrometheusArgs {
     #[arg(long, value_name = "NAME=VALUE", action = ArgAction::Append)]
     pub prometheus_header: Vec<String>,
     /// HTTP verb for API calls: POST (the default; no URL length limit) or GET.
-    #[arg(long, default_value = "POST", value_parser = parse_verb)]
+    #[arg(long, value_name = "VERB", default_value = "POST", value_parser = parse_verb)]
     pub prometheus_verb: Verb,
     /// Timeout of one call to Prometheus; keep it below the API server's.
-    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
     pub prometheus_timeout: Duration,
     /// Timeout of each call of a relist (no client waits on it; a series listing of a big
     /// Prometheus takes longer than a query).
@@ -121,10 +121,10 @@ fn parse_verb(text: &str) -> Result<Verb, String> {
 #[derive(Debug, Clone, Args)]
 pub struct ServingArgs {
     /// Port to serve HTTPS on.
-    #[arg(long, default_value_t = 443)]
+    #[arg(long, value_name = "PORT", default_value_t = 443)]
     pub secure_port: u16,
     /// Address to listen on.
-    #[arg(long, default_value = "0.0.0.0")]
+    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
     pub bind_address: IpAddr,
     /// Directory for the self-signed certificate made when no --tls-cert-file is given.
     #[arg(
@@ -139,6 +139,10 @@ pub struct ServingArgs {
     /// Serving key (PEM).
     #[arg(long, value_name = "FILE")]
     pub tls_private_key_file: Option<PathBuf>,
+    /// How often the serving certificate and key files are re-read; a changed pair is used for
+    /// new connections (0: never).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
+    pub tls_reload_interval: Duration,
     /// Allowed TLS 1.2 cipher suites, Go names, comma-separated.
     #[arg(long, value_name = "SUITES", value_delimiter = ',')]
     pub tls_cipher_suites: Vec<String>,
@@ -146,10 +150,10 @@ pub struct ServingArgs {
     #[arg(long, value_name = "VERSION")]
     pub tls_min_version: Option<String>,
     /// Serve HTTP/1.1 only.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "false", value_parser = parse_go_bool)]
     pub disable_http2: bool,
     /// Concurrent HTTP/2 streams per connection (0: library default).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub http2_max_streams_per_connection: u32,
 }
 
@@ -163,30 +167,33 @@ pub struct AuthArgs {
     #[arg(long, value_name = "FILE")]
     pub authentication_kubeconfig: Option<PathBuf>,
     /// Do not read kube-system/extension-apiserver-authentication; use only the flags.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "false", value_parser = parse_go_bool)]
     pub authentication_skip_lookup: bool,
     /// Start even if that ConfigMap cannot be read (proxied requests are then anonymous).
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = false)]
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "false", value_parser = parse_go_bool)]
     pub authentication_tolerate_lookup_failure: bool,
     /// How long token reviews are cached.
-    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
     pub authentication_token_webhook_cache_ttl: Duration,
-    /// CA bundle for client certificates (user = CN, groups = O).
+    /// CA bundle for client certificates, user = CN, groups = O [default: from that ConfigMap].
     #[arg(long, value_name = "FILE")]
     pub client_ca_file: Option<PathBuf>,
-    /// CA bundle of the front proxy's client certificate.
+    /// CA bundle of the front proxy's client certificate [default: from that ConfigMap].
     #[arg(long, value_name = "FILE")]
     pub requestheader_client_ca_file: Option<PathBuf>,
-    /// CNs allowed for the front proxy's certificate (empty: any from the CA).
+    /// CNs allowed for the front proxy's certificate [default: from that ConfigMap; empty: any
+    /// from the CA].
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub requestheader_allowed_names: Vec<String>,
-    /// Headers naming the user.
+    /// Headers naming the user [default: from the cluster's extension-apiserver-authentication
+    /// ConfigMap, else X-Remote-User].
     #[arg(long, value_name = "HEADERS", value_delimiter = ',')]
     pub requestheader_username_headers: Vec<String>,
-    /// Headers naming the groups.
+    /// Headers naming the groups [default: from that ConfigMap, else X-Remote-Group].
     #[arg(long, value_name = "HEADERS", value_delimiter = ',')]
     pub requestheader_group_headers: Vec<String>,
-    /// Prefixes of headers carrying extra user attributes.
+    /// Prefixes of headers carrying extra user attributes [default: from that ConfigMap, else
+    /// X-Remote-Extra-].
     #[arg(long, value_name = "PREFIXES", value_delimiter = ',')]
     pub requestheader_extra_headers_prefix: Vec<String>,
     /// Kubeconfig for SubjectAccessReviews (default: as --lister-kubeconfig).
@@ -201,10 +208,10 @@ pub struct AuthArgs {
     )]
     pub authorization_always_allow_paths: Vec<String>,
     /// How long allowed access reviews are cached.
-    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
     pub authorization_webhook_cache_authorized_ttl: Duration,
     /// How long denied access reviews are cached.
-    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
     pub authorization_webhook_cache_unauthorized_ttl: Duration,
 }
 
@@ -309,122 +316,195 @@ async fn start_auth(args: &AuthArgs, lister: &::kube::Client) -> Result<Arc<Auth
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
     /// Verbosity, as klog's: 0-2 info, 3-5 debug, 6 and more every Prometheus call.
-    #[arg(long = "v", short = 'v', default_value_t = 0)]
+    #[arg(long = "v", short = 'v', value_name = "LEVEL", default_value_t = 0)]
     pub verbosity: u8,
-    /// Accepted for compatibility; logs always go to stderr.
-    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value_t = true)]
+    /// Logs go to stderr (klog's flag; `false` is accepted and has no effect).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "true", value_parser = parse_go_bool)]
     pub logtostderr: bool,
 }
 
-/// Flags of prometheus-adapter's apiserver library that do nothing here: name, whether it takes
-/// a value, and why it has no effect.
-const INERT_FLAGS: &[(&str, bool, &str)] = &[
+/// A boolean as Go's `strconv.ParseBool` reads it, so `--flag=True` or `--flag=1` work as they
+/// do with prometheus-adapter.
+pub fn parse_go_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("invalid boolean {text:?} (true or false)")),
+    }
+}
+
+/// Whether a flag of [`INERT_FLAGS`] takes a value (`--flag=x`, `--flag x`) or is a boolean
+/// (`--flag`, `--flag=false`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    Value,
+    Bool,
+}
+
+/// Flags prometheus-adapter v0.12 registers (from the Kubernetes apiserver library, klog and
+/// custom-metrics-apiserver) for machinery metrics-adapter does not have: why they do nothing
+/// here, whether they take a value, and their names. klog's flags are spelled with underscores;
+/// the dashed spelling is accepted too.
+const INERT_FLAGS: &[(&str, Takes, &[&str])] = &[
     (
-        "discovery-interval",
-        true,
+        "audit logging is not implemented",
+        Takes::Value,
+        &[
+            "audit-policy-file",
+            "audit-log-path",
+            "audit-log-maxage",
+            "audit-log-maxbackup",
+            "audit-log-maxsize",
+            "audit-log-format",
+            "audit-log-mode",
+            "audit-log-version",
+            "audit-log-batch-buffer-size",
+            "audit-log-batch-max-size",
+            "audit-log-batch-max-wait",
+            "audit-log-batch-throttle-burst",
+            "audit-log-batch-throttle-qps",
+            "audit-log-truncate-max-batch-size",
+            "audit-log-truncate-max-event-size",
+            "audit-webhook-config-file",
+            "audit-webhook-mode",
+            "audit-webhook-initial-backoff",
+            "audit-webhook-version",
+            "audit-webhook-batch-buffer-size",
+            "audit-webhook-batch-max-size",
+            "audit-webhook-batch-max-wait",
+            "audit-webhook-batch-throttle-burst",
+            "audit-webhook-batch-throttle-qps",
+            "audit-webhook-truncate-max-batch-size",
+            "audit-webhook-truncate-max-event-size",
+        ],
+    ),
+    (
+        "audit logging is not implemented",
+        Takes::Bool,
+        &[
+            "audit-log-compress",
+            "audit-log-batch-throttle-enable",
+            "audit-log-truncate-enabled",
+            "audit-webhook-batch-throttle-enable",
+            "audit-webhook-truncate-enabled",
+        ],
+    ),
+    (
+        "profiling endpoints are not served",
+        Takes::Bool,
+        &["profiling", "contention-profiling"],
+    ),
+    (
+        "profiling endpoints are not served",
+        Takes::Value,
+        &["debug-socket-path"],
+    ),
+    (
+        "requests are not queued by priority",
+        Takes::Bool,
+        &["enable-priority-and-fairness"],
+    ),
+    (
         "unused by prometheus-adapter too",
+        Takes::Value,
+        &["discovery-interval"],
     ),
     (
-        "client-qps",
-        true,
         "objects come from watch caches, not per-request lists",
+        Takes::Value,
+        &["client-qps", "client-burst"],
     ),
     (
-        "client-burst",
-        true,
-        "objects come from watch caches, not per-request lists",
-    ),
-    (
-        "tls-sni-cert-key",
-        true,
         "SNI certificates are not supported",
-    ),
-    ("permit-port-sharing", false, "not supported"),
-    ("permit-address-sharing", false, "not supported"),
-    (
-        "audit-policy-file",
-        true,
-        "audit logging is not implemented",
-    ),
-    ("audit-log-path", true, "audit logging is not implemented"),
-    ("audit-log-maxage", true, "audit logging is not implemented"),
-    (
-        "audit-log-maxbackup",
-        true,
-        "audit logging is not implemented",
+        Takes::Value,
+        &["tls-sni-cert-key"],
     ),
     (
-        "audit-log-maxsize",
-        true,
-        "audit logging is not implemented",
-    ),
-    ("audit-log-format", true, "audit logging is not implemented"),
-    ("audit-log-mode", true, "audit logging is not implemented"),
-    (
-        "audit-log-compress",
-        false,
-        "audit logging is not implemented",
+        "the listener is never shared",
+        Takes::Bool,
+        &["permit-port-sharing", "permit-address-sharing"],
     ),
     (
-        "audit-log-version",
-        true,
-        "audit logging is not implemented",
+        "the UID of a proxied user is not used",
+        Takes::Value,
+        &["requestheader-uid-headers"],
     ),
     (
-        "audit-webhook-config-file",
-        true,
-        "audit logging is not implemented",
-    ),
-    (
-        "audit-webhook-mode",
-        true,
-        "audit logging is not implemented",
-    ),
-    (
-        "audit-webhook-initial-backoff",
-        true,
-        "audit logging is not implemented",
-    ),
-    (
-        "audit-webhook-version",
-        true,
-        "audit logging is not implemented",
-    ),
-    ("profiling", false, "profiling endpoints are not served"),
-    (
-        "contention-profiling",
-        false,
-        "profiling endpoints are not served",
-    ),
-    (
-        "debug-socket-path",
-        true,
-        "profiling endpoints are not served",
-    ),
-    ("enable-priority-and-fairness", false, "not implemented"),
-    (
-        "vmodule",
-        true,
         "per-module verbosity is not supported; use RUST_LOG",
+        Takes::Value,
+        &["vmodule"],
     ),
-    ("log-flush-frequency", true, "logs are not buffered"),
-    ("alsologtostderr", false, "logs always go to stderr"),
+    (
+        "logs are not buffered",
+        Takes::Value,
+        &["log-flush-frequency"],
+    ),
+    (
+        "logs always go to stderr, unbuffered",
+        Takes::Value,
+        &[
+            "stderrthreshold",
+            "log_dir",
+            "log_file",
+            "log_file_max_size",
+            "log_backtrace_at",
+        ],
+    ),
+    (
+        "logs always go to stderr, unbuffered",
+        Takes::Bool,
+        &["alsologtostderr", "one_output"],
+    ),
+    (
+        "log lines have their own format",
+        Takes::Bool,
+        &["skip_headers", "skip_log_headers", "add_dir_header"],
+    ),
 ];
 
-/// The inert flags that were given, by name.
+/// The inert flags that were given: name and value(s), in command-line order of names.
 #[derive(Debug, Clone, Default)]
 pub struct InertFlags(pub BTreeMap<&'static str, String>);
+
+fn inert_flags() -> impl Iterator<Item = (&'static str, Takes, &'static str)> {
+    INERT_FLAGS
+        .iter()
+        .flat_map(|(why, takes, names)| names.iter().map(move |name| (*name, *takes, *why)))
+}
+
+impl InertFlags {
+    /// One line naming every inert flag given and why it does nothing; `None` when none was.
+    pub fn warning(&self) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let named: Vec<String> = self
+            .0
+            .keys()
+            .map(|name| {
+                let why = inert_flags()
+                    .find(|(n, _, _)| n == name)
+                    .map_or("", |(_, _, why)| why);
+                format!("--{name} ({why})")
+            })
+            .collect();
+        Some(format!(
+            "flags accepted for compatibility with prometheus-adapter that have no effect: {}",
+            named.join(", ")
+        ))
+    }
+}
 
 impl clap::FromArgMatches for InertFlags {
     fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
         let mut set = BTreeMap::new();
-        for (name, _, _) in INERT_FLAGS {
+        for (name, _, _) in inert_flags() {
             if matches.value_source(name) == Some(clap::parser::ValueSource::CommandLine) {
                 let values: Vec<String> = matches
                     .get_many::<String>(name)
                     .map(|v| v.cloned().collect())
                     .unwrap_or_default();
-                set.insert(*name, values.join(","));
+                set.insert(name, values.join(","));
             }
         }
         Ok(InertFlags(set))
@@ -438,23 +518,25 @@ impl clap::FromArgMatches for InertFlags {
 
 impl clap::Args for InertFlags {
     fn augment_args(cmd: clap::Command) -> clap::Command {
-        INERT_FLAGS
-            .iter()
-            .fold(cmd, |cmd, (name, takes_value, why)| {
-                let arg = clap::Arg::new(*name)
-                    .long(*name)
-                    .hide(true)
-                    .help(format!("accepted for compatibility; has no effect ({why})"))
-                    .action(ArgAction::Append);
-                let arg = if *takes_value {
-                    arg.num_args(1)
-                } else {
-                    arg.num_args(0..=1)
-                        .require_equals(true)
-                        .default_missing_value("true")
-                };
-                cmd.arg(arg)
-            })
+        inert_flags().fold(cmd, |cmd, (name, takes, why)| {
+            let mut arg = clap::Arg::new(name)
+                .long(name)
+                .hide(true)
+                .help(format!("accepted for compatibility; has no effect ({why})"))
+                .action(ArgAction::Append);
+            if name.contains('_') {
+                arg = arg.alias(name.replace('_', "-"));
+            }
+            let arg = match takes {
+                Takes::Value => arg.num_args(1),
+                Takes::Bool => arg
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value("true")
+                    .value_parser(|v: &str| parse_go_bool(v).map(|_| v.to_string())),
+            };
+            cmd.arg(arg)
+        })
     }
 
     fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
@@ -469,13 +551,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// How often to relist the series of every rule.
-    #[arg(long, default_value = "10m", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_go_duration)]
     pub metrics_relist_interval: Duration,
-    /// How far back a series counts as live (default: the relist interval).
-    #[arg(long, default_value = "0", value_parser = parse_go_duration)]
+    /// How far back a series counts as live [default: the relist interval].
+    #[arg(long, value_name = "DURATION", default_value = "0", hide_default_value = true, value_parser = parse_go_duration)]
     pub metrics_max_age: Duration,
     /// On a request for an unknown metric, list its rules' series at most this often (0: never).
-    #[arg(long, default_value = "5s", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_go_duration)]
     pub metrics_on_miss_interval: Duration,
     /// How series queries are answered: `labels` (label APIs with match[]) or `series` (list
     /// every series, as prometheus-adapter).
@@ -485,10 +567,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub lister_kubeconfig: Option<PathBuf>,
     /// How often to re-read the rules file and apply it when it changed (0: only on SIGHUP).
-    #[arg(long, default_value = "10s", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
     pub config_reload_interval: Duration,
     /// How long shutdown waits for in-flight requests.
-    #[arg(long, default_value = "30s", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_go_duration)]
     pub shutdown_drain_timeout: Duration,
     #[command(flatten)]
     pub prometheus: PrometheusArgs,
@@ -500,6 +582,10 @@ pub struct ServeArgs {
     pub log: LogArgs,
     #[command(flatten)]
     pub inert: InertFlags,
+    /// Positional arguments, ignored as prometheus-adapter's flag parsing ignores them (the
+    /// community Helm chart passes `/adapter` again as the first one).
+    #[arg(value_name = "IGNORED", hide = true)]
+    pub positional: Vec<String>,
 }
 
 /// Why the server did not start; the message names the flag or file to fix.
@@ -530,11 +616,6 @@ fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> 
             "--prometheus-auth-incluster: may not use both in-cluster auth and an explicit kubeconfig at the same time".into(),
         ));
     }
-    if args.prometheus_auth_config.is_some() {
-        return Err(StartError::Flag(
-            "--prometheus-auth-config: kubeconfig-based Prometheus authentication is not supported; use --prometheus-token-file, --prometheus-ca-file and --prometheus-client-tls-cert-file/--prometheus-client-tls-key-file".into(),
-        ));
-    }
     let headers = args
         .prometheus_header
         .iter()
@@ -553,6 +634,7 @@ fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> 
             .prometheus_client_tls_cert_file
             .clone()
             .zip(args.prometheus_client_tls_key_file.clone()),
+        kubeconfig: args.prometheus_auth_config.clone(),
         timeout: args.prometheus_timeout,
         max_response_bytes: 512 << 20,
     };
@@ -662,12 +744,14 @@ async fn termination() {
 /// Start the server and run until SIGTERM; returns after draining.
 pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     telemetry::init_logging(args.log.verbosity);
-    for (name, value) in &args.inert.0 {
-        let why = INERT_FLAGS
-            .iter()
-            .find(|(n, _, _)| n == name)
-            .map_or("", |(_, _, why)| why);
-        tracing::warn!(flag = %format!("--{name}"), %value, "flag accepted for compatibility but has no effect: {why}");
+    if let Some(warning) = args.inert.warning() {
+        tracing::warn!("{warning}");
+    }
+    if !args.log.logtostderr {
+        tracing::warn!("--logtostderr=false has no effect: logs always go to stderr");
+    }
+    if !args.positional.is_empty() {
+        tracing::debug!(arguments = ?args.positional, "positional arguments ignored, as prometheus-adapter ignores them");
     }
     let prometheus = PrometheusClient::new(prometheus_config(&args.prometheus)?)?;
     let config = args.config.as_ref().ok_or_else(|| {
@@ -732,7 +816,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         registry,
         cluster,
     ));
-    let tls = tls::server_config(&TlsOptions {
+    let (tls, certificate) = tls::server_config(&TlsOptions {
         cert_file: args.serving.tls_cert_file.clone(),
         key_file: args.serving.tls_private_key_file.clone(),
         cert_dir: args.serving.cert_dir.clone(),
@@ -740,6 +824,13 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         cipher_suites: args.serving.tls_cipher_suites.clone(),
         disable_http2: args.serving.disable_http2,
     })?;
+    let certificate_reload =
+        (certificate.from_files() && !args.serving.tls_reload_interval.is_zero()).then(|| {
+            tokio::spawn(tls::reload_forever(
+                certificate,
+                args.serving.tls_reload_interval,
+            ))
+        });
     let address = SocketAddr::new(args.serving.bind_address, args.serving.secure_port);
     let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
         StartError::Flag(format!(
@@ -760,6 +851,9 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     .await;
     relist.abort();
     reload.abort();
+    if let Some(task) = certificate_reload {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! The objects of one watch cache, indexed by label, so that a `*` request selecting 50 pods of
-//! a namespace of thousands reads about 50 entries instead of checking every pod.
+//! The objects of one watch cache, indexed by namespace and label, so that a `*` request
+//! selecting 50 pods of a namespace of thousands reads about 50 entries instead of checking
+//! every pod.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -10,11 +11,14 @@ use crate::selector::{Operator, Selector};
 /// (namespace, name); the namespace is empty for cluster-scoped objects.
 pub(super) type Key = (String, String);
 
-/// Objects by key, and the keys of the objects carrying each `label=value`.
+/// (namespace, label, value).
+type LabelKey = (String, String, String);
+
+/// Objects by key, and the keys of the objects carrying each `label=value` per namespace.
 #[derive(Debug, Default)]
 pub(super) struct ObjectIndex {
     objects: BTreeMap<Key, Arc<ObjectMeta>>,
-    by_label: HashMap<(String, String), BTreeSet<Key>>,
+    by_label: HashMap<LabelKey, BTreeSet<Key>>,
 }
 
 impl ObjectIndex {
@@ -23,7 +27,7 @@ impl ObjectIndex {
         self.remove(&key);
         for (label, value) in &object.labels {
             self.by_label
-                .entry((label.clone(), value.clone()))
+                .entry((key.0.clone(), label.clone(), value.clone()))
                 .or_default()
                 .insert(key.clone());
         }
@@ -36,7 +40,7 @@ impl ObjectIndex {
             return;
         };
         for (label, value) in &old.labels {
-            let entry = (label.clone(), value.clone());
+            let entry = (key.0.clone(), label.clone(), value.clone());
             if let Some(keys) = self.by_label.get_mut(&entry) {
                 keys.remove(key);
                 if keys.is_empty() {
@@ -51,10 +55,10 @@ impl ObjectIndex {
         self.objects.get(key).cloned()
     }
 
-    /// The keys an `=`, `==` or `in` requirement allows, for the requirement allowing fewest;
-    /// `None` when the selector has no such requirement.
-    fn candidates(&self, selector: &Selector) -> Option<BTreeSet<&Key>> {
-        selector
+    /// The keys in `namespace` an `=`, `==` or `in` requirement allows, for the requirement
+    /// allowing fewest; `None` when the selector has no such requirement.
+    fn candidates(&self, namespace: &str, selector: &Selector) -> Option<Vec<&Key>> {
+        let sets = selector
             .requirements()
             .iter()
             .filter(|r| {
@@ -66,11 +70,22 @@ impl ObjectIndex {
             .map(|r| {
                 r.values()
                     .iter()
-                    .filter_map(|v| self.by_label.get(&(r.key().to_string(), v.clone())))
+                    .filter_map(|v| {
+                        self.by_label
+                            .get(&(namespace.to_string(), r.key().to_string(), v.clone()))
+                    })
                     .collect::<Vec<_>>()
             })
-            .min_by_key(|sets| sets.iter().map(|s| s.len()).sum::<usize>())
-            .map(|sets| sets.into_iter().flatten().collect())
+            .min_by_key(|sets| sets.iter().map(|s| s.len()).sum::<usize>())?;
+        Some(match sets.as_slice() {
+            [one] => one.iter().collect(),
+            _ => sets
+                .into_iter()
+                .flatten()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        })
     }
 
     /// The objects matching `selector`, in one namespace or all, sorted by namespace and name.
@@ -79,32 +94,25 @@ impl ObjectIndex {
         namespace: Option<&str>,
         selector: &Selector,
     ) -> Vec<Arc<ObjectMeta>> {
-        let in_namespace = |key: &Key| namespace.is_none_or(|ns| key.0 == ns);
-        let matching = |o: &Arc<ObjectMeta>| selector.matches(&o.labels);
-        match self.candidates(selector) {
+        let matching = |o: &&Arc<ObjectMeta>| selector.matches(&o.labels);
+        let Some(ns) = namespace else {
+            return self.objects.values().filter(matching).cloned().collect();
+        };
+        match self.candidates(ns, selector) {
             Some(keys) => keys
                 .into_iter()
-                .filter(|k| in_namespace(k))
                 .filter_map(|k| self.objects.get(k))
-                .filter(|o| matching(o))
+                .filter(matching)
                 .cloned()
                 .collect(),
-            None => match namespace {
-                Some(ns) => self
-                    .objects
-                    .range((ns.to_string(), String::new())..)
-                    .take_while(|((n, _), _)| n == ns)
-                    .map(|(_, o)| o)
-                    .filter(|o| matching(o))
-                    .cloned()
-                    .collect(),
-                None => self
-                    .objects
-                    .values()
-                    .filter(|o| matching(o))
-                    .cloned()
-                    .collect(),
-            },
+            None => self
+                .objects
+                .range((ns.to_string(), String::new())..)
+                .take_while(|((n, _), _)| n == ns)
+                .map(|(_, o)| o)
+                .filter(matching)
+                .cloned()
+                .collect(),
         }
     }
 }
@@ -171,10 +179,10 @@ mod tests {
         index.remove(&("a".to_string(), "p3".to_string()));
         assert_eq!(list(&index, Some("a"), "app=db"), ["a/p2"]);
         assert!(index.get(&("a".to_string(), "p3".to_string())).is_none());
-        assert!(
-            !index
-                .by_label
-                .contains_key(&("tier".to_string(), "back".to_string()))
-        );
+        assert!(!index.by_label.contains_key(&(
+            "a".to_string(),
+            "tier".to_string(),
+            "back".to_string()
+        )));
     }
 }

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderName, HeaderValue};
 
 use super::Error;
 use super::body;
+use super::credentials::{self, ServerTrust};
 use super::response::{Decode, QueryResult};
 
 /// The HTTP verb for API calls (`--prometheus-verb`).
@@ -38,6 +39,9 @@ pub struct ClientConfig {
     pub ca_file: Option<PathBuf>,
     /// Client certificate and key for mTLS.
     pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// A kubeconfig whose CA, client certificate and credentials are used
+    /// (`--prometheus-auth-config`); `ca_file` replaces its TLS settings.
+    pub kubeconfig: Option<PathBuf>,
     /// Per-request timeout of queries, also sent to Prometheus as `timeout`.
     pub timeout: Duration,
     /// Largest response body accepted.
@@ -78,6 +82,12 @@ pub struct PrometheusClient {
 struct Inner {
     http: reqwest::Client,
     config: ClientConfig,
+    /// `--prometheus-header`, every value of a repeated name kept.
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// A fixed `Authorization` from the kubeconfig, when no token file gives one.
+    authorization: Option<HeaderValue>,
+    /// The token file in use: `--prometheus-token-file`, else the kubeconfig's.
+    token_file: Option<PathBuf>,
     query_url: reqwest::Url,
     token: Mutex<Option<CachedToken>>,
     in_flight: Mutex<HashMap<String, SharedQuery>>,
@@ -91,20 +101,26 @@ struct CachedToken {
 /// A token file is re-read at most this often, so a rotated token is used within a minute.
 const TOKEN_REFRESH: Duration = Duration::from_secs(60);
 
-fn read_file(flag: &'static str, path: &PathBuf) -> Result<Vec<u8>, ConfigError> {
-    std::fs::read(path).map_err(|source| ConfigError::Read {
-        flag,
-        path: path.clone(),
-        source,
-    })
-}
-
 fn api_url(base: &reqwest::Url, path: &str) -> reqwest::Url {
     let mut url = base.clone();
     let joined = format!("{}/{path}", base.path().trim_end_matches('/'));
     url.set_path(&joined);
     url.set_query(None);
     url
+}
+
+/// An error and its causes, `a: b: c`: reqwest's own message is often only "builder error".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Unix seconds with at most three decimals, trailing zeros trimmed, as prometheus-adapter sends.
@@ -128,7 +144,7 @@ impl PrometheusClient {
             // Bodies are inflated by `body.rs`, which also counts the bytes on the wire.
             .no_gzip()
             .tls_backend_rustls();
-        let mut headers = HeaderMap::new();
+        let mut headers = Vec::new();
         for (k, v) in &config.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| ConfigError::Invalid {
                 flag: "--prometheus-header",
@@ -138,42 +154,41 @@ impl PrometheusClient {
                 flag: "--prometheus-header",
                 message: format!("the value of {k} is not a header value: {e}"),
             })?;
-            headers.append(name, value);
+            headers.push((name, value));
         }
-        builder = builder.default_headers(headers);
-        if let Some(ca) = &config.ca_file {
-            let pem = read_file("--prometheus-ca-file", ca)?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| ConfigError::Invalid {
-                    flag: "--prometheus-ca-file",
-                    message: format!("{}: {e}", ca.display()),
-                })?;
-            if certs.is_empty() {
-                return Err(ConfigError::Invalid {
-                    flag: "--prometheus-ca-file",
-                    message: format!("no certs found in {}", ca.display()),
-                });
+        let credentials = match (&config.ca_file, &config.kubeconfig) {
+            (None, Some(kubeconfig)) => credentials::from_kubeconfig(kubeconfig)?,
+            (ca_file, _) => {
+                credentials::from_files(ca_file.as_deref(), config.client_cert.as_ref())?
             }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        if let Some((cert, key)) = &config.client_cert {
-            let mut pem = read_file("--prometheus-client-tls-cert-file", cert)?;
-            pem.extend(read_file("--prometheus-client-tls-key-file", key)?);
-            let identity = reqwest::Identity::from_pem(&pem).map_err(|e| ConfigError::Invalid {
+        };
+        builder = match credentials.trust {
+            ServerTrust::System => builder,
+            ServerTrust::Only(roots) => builder.tls_certs_only(
+                roots
+                    .iter()
+                    .filter_map(|der| reqwest::Certificate::from_der(der).ok()),
+            ),
+            ServerTrust::Insecure => builder.tls_danger_accept_invalid_certs(true),
+        };
+        if let Some(pem) = &credentials.identity {
+            let identity = reqwest::Identity::from_pem(pem).map_err(|e| ConfigError::Invalid {
                 flag: "--prometheus-client-tls-cert-file",
-                message: format!("failed to read TLS key pair: {e}"),
+                message: format!("failed to read TLS key pair: {}", error_chain(&e)),
             })?;
             builder = builder.identity(identity);
         }
         let http = builder.build().map_err(|e| ConfigError::Invalid {
             flag: "--prometheus-url",
-            message: e.to_string(),
+            message: format!("cannot build the HTTP client: {}", error_chain(&e)),
         })?;
+        let token_file = config.token_file.clone().or(credentials.token_file);
         let client = PrometheusClient {
             inner: Arc::new(Inner {
                 http,
+                headers,
+                authorization: credentials.authorization,
+                token_file,
                 query_url: api_url(&config.url, "api/v1/query"),
                 config,
                 token: Mutex::new(None),
@@ -206,8 +221,8 @@ impl PrometheusClient {
     }
 
     fn token(&self) -> Result<Option<HeaderValue>, ConfigError> {
-        let Some(path) = &self.inner.config.token_file else {
-            return Ok(None);
+        let Some(path) = &self.inner.token_file else {
+            return Ok(self.inner.authorization.clone());
         };
         let mut cached = self.inner.token.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(t) = cached.as_ref()
@@ -215,7 +230,7 @@ impl PrometheusClient {
         {
             return Ok(Some(t.value.clone()));
         }
-        let raw = read_file("--prometheus-token-file", path)?;
+        let raw = credentials::read("--prometheus-token-file", path)?;
         let text = String::from_utf8_lossy(&raw);
         let mut value =
             HeaderValue::from_str(&format!("Bearer {}", text.trim_end_matches(['\n', '\r'])))
@@ -245,6 +260,9 @@ impl PrometheusClient {
             Verb::Get => inner.http.get(url.clone()).query(params),
             Verb::Post => inner.http.post(url.clone()).form(params),
         };
+        for (name, value) in &inner.headers {
+            request = request.header(name, value);
+        }
         request = request.header(ACCEPT_ENCODING, "gzip").timeout(timeout);
         match self.token() {
             Ok(Some(token)) => request = request.header(AUTHORIZATION, token),

@@ -8,6 +8,7 @@
 
 mod body;
 mod client;
+mod credentials;
 mod discovery;
 mod response;
 

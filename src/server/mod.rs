@@ -32,6 +32,23 @@ pub struct ServeOptions {
     pub drain_timeout: Duration,
 }
 
+/// The headers kube-apiserver puts on its answers: no cache may keep them (they depend on who
+/// asks), and no client may guess another type than the one declared.
+fn standard_headers(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CACHE_CONTROL,
+        http::HeaderValue::from_static("no-cache, private"),
+    );
+    if headers.contains_key(http::header::CONTENT_TYPE) {
+        headers.insert(
+            http::header::X_CONTENT_TYPE_OPTIONS,
+            http::HeaderValue::from_static("nosniff"),
+        );
+    }
+    response
+}
+
 /// Serve `router` over TLS on `listener` until `shutdown` resolves, then drain.
 pub async fn serve(
     listener: TcpListener,
@@ -86,12 +103,16 @@ pub async fn serve(
                     .map(|chain| chain.iter().map(|c| c.clone().into_owned()).collect())
                     .unwrap_or_default(),
             ));
-            let service = TowerToHyperService::new(router.map_request(
-                move |mut request: axum::http::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(peer_certificates.clone());
-                    request
-                },
-            ));
+            let service = TowerToHyperService::new(
+                router
+                    .map_request(
+                        move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                            request.extensions_mut().insert(peer_certificates.clone());
+                            request
+                        },
+                    )
+                    .map_response(standard_headers),
+            );
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
@@ -105,5 +126,27 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!(timeout = ?options.drain_timeout, "drain timed out; closing remaining connections");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::response::Response;
+
+    #[test]
+    fn every_answer_is_private_and_typed_bodies_are_not_sniffed() {
+        let mut typed = Response::new(Body::from("ok"));
+        typed.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        let typed = standard_headers(typed);
+        assert_eq!(typed.headers()["cache-control"], "no-cache, private");
+        assert_eq!(typed.headers()["x-content-type-options"], "nosniff");
+        let empty = standard_headers(Response::new(Body::empty()));
+        assert_eq!(empty.headers()["cache-control"], "no-cache, private");
+        assert!(!empty.headers().contains_key("x-content-type-options"));
     }
 }

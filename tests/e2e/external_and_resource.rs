@@ -12,15 +12,11 @@ use serde_json::{Value, json};
 use crate::support::adapter::Adapter;
 use crate::support::exporter::Exporter;
 use crate::support::kube::{self, ApiService};
+use crate::support::reference::reference_text;
 use crate::support::world::World;
 
 const EXT: &str = "/apis/external.metrics.k8s.io/v1beta1";
 const RES: &str = "/apis/metrics.k8s.io/v1beta1";
-
-fn reference(name: &str) -> String {
-    let path = format!("{}/../shared/reference/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(path).expect("reference file")
-}
 
 fn quantity(v: &Value) -> f64 {
     v.as_str()
@@ -43,6 +39,12 @@ fn close(actual: f64, expected: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_and_resource_metrics_with_kubectl_top() {
+    let (Some(deploy_config), Some(external_examples)) = (
+        reference_text("upstream-deploy-config.yaml", "this test"),
+        reference_text("upstream-externalmetrics.yaml", "this test"),
+    ) else {
+        return;
+    };
     let world = World::start(
         |cluster, exporter| {
             cluster.apply(kube::namespace("speech"));
@@ -123,11 +125,7 @@ async fn external_and_resource_metrics_with_kubectl_top() {
         .await;
 
     // upstream's deploy config (resource rules) and its external-metrics examples, in one file.
-    let rules = format!(
-        "{}\n{}",
-        reference("upstream-deploy-config.yaml"),
-        external_rules()
-    );
+    let rules = format!("{deploy_config}\n{external_examples}");
     let adapter = Adapter::builder(&rules)
         .start(prometheus.base_url(), &cluster.kubeconfig())
         .await;
@@ -288,9 +286,10 @@ pub fn external_series(exporter: &Exporter) {
     exporter.set_gauge("queue_depth", &[("name", "q2")], 5.0);
 }
 
-/// The rules of the external metrics scenario: upstream's external-metrics examples.
-pub fn external_rules() -> String {
-    reference("upstream-externalmetrics.yaml")
+/// The rules of the external metrics scenario: upstream's external-metrics examples (`None`,
+/// reported as a skip, without the reference files).
+pub fn external_rules() -> Option<String> {
+    reference_text("upstream-externalmetrics.yaml", "this test")
 }
 
 /// The external metrics scenario, against an adapter serving [`external_rules`] over a backend

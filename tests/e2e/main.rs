@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod chart;
 mod custom_metrics;
 mod demo;
 mod deploy;
@@ -12,5 +13,6 @@ mod external_and_resource;
 mod lifecycle;
 mod prometheus_client;
 mod reload;
+mod tls;
 mod victoria_metrics;
 mod workloads;

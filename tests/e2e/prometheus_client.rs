@@ -218,6 +218,7 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
             .arg(format!("--prometheus-token-file={token}"))
             .arg("--prometheus-header=X-Scope-OrgID=team-speech")
             .arg("--prometheus-header=X-Extra=a=b")
+            .arg("--prometheus-header=X-Scope-OrgID=team-media")
             .arg("--metrics-relist-interval=1s")
             .start(&url, &world.cluster.kubeconfig())
             .await;
@@ -258,7 +259,14 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
         for (call, method) in discovery.iter().copied().chain([(query, verb)]) {
             assert_eq!(call.method.as_str(), method, "{call:?}");
             assert_eq!(call.headers["authorization"], "Bearer s3cr3t-token");
-            assert_eq!(call.headers["x-scope-orgid"], "team-speech");
+            // A repeated name sends every value, in order (Mimir reads `a|b` or repeats).
+            let tenants: Vec<&str> = call
+                .headers
+                .get_all("x-scope-orgid")
+                .iter()
+                .map(|v| v.to_str().unwrap())
+                .collect();
+            assert_eq!(tenants, ["team-speech", "team-media"]);
             assert_eq!(call.headers["x-extra"], "a=b");
             assert_eq!(call.headers["accept-encoding"], "gzip");
         }
@@ -379,6 +387,35 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
         "{seen:#?}"
     );
     drop(adapter);
+    front.no_label_api.store(false, Ordering::SeqCst);
+
+    // --prometheus-auth-config: the kubeconfig's CA (inline), client certificate (files,
+    // relative to the kubeconfig) and token are used; its server URL is not.
+    front.seen.lock().unwrap().clear();
+    front.fail_discovery.store(false, Ordering::SeqCst);
+    let kubeconfig = write(
+        "prometheus.kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: p\n  cluster:\n    server: https://ignored.invalid\n    certificate-authority-data: {}\nusers:\n- name: u\n  user:\n    token: kube-token\n    client-certificate: client.crt\n    client-key: client.key\ncontexts:\n- name: c\n  context:\n    cluster: p\n    user: u\ncurrent-context: c\n",
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &pki.ca_pem)
+        ),
+    );
+    let adapter = Adapter::builder(ASR_RULES)
+        .arg(format!("--prometheus-auth-config={kubeconfig}"))
+        .start(&url, &world.cluster.kubeconfig())
+        .await;
+    let body = adapter
+        .get_ok(
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/asr_active_requests",
+        )
+        .await;
+    assert_eq!(body["items"][0]["value"], "4");
+    let seen = front.seen.lock().unwrap().clone();
+    assert!(!seen.is_empty());
+    for call in &seen {
+        assert_eq!(call.headers["authorization"], "Bearer kube-token");
+    }
+    drop(adapter);
 
     // Without the client certificate the TLS front refuses the connection: the query fails as
     // a 500, and nothing leaks into the answer.
@@ -397,14 +434,38 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
             .contains("unable to update list of all metrics")
     );
 
-    // A CA file without certificates stops start-up, naming the flag.
+    // Unusable TLS files stop start-up, naming the flag and the cause.
     let empty = write("empty.crt", "");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_metrics-adapter"))
-        .arg(format!("--prometheus-ca-file={empty}"))
-        .arg("--config=/dev/null")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("--prometheus-ca-file"), "{stderr}");
+    let other_key = write(
+        "other.key",
+        &rcgen::KeyPair::generate().unwrap().serialize_pem(),
+    );
+    let refusals = [
+        (
+            vec![format!("--prometheus-ca-file={empty}")],
+            format!("--prometheus-ca-file: no certs found in {empty}"),
+        ),
+        (
+            vec![
+                format!("--prometheus-ca-file={ca}"),
+                format!("--prometheus-client-tls-cert-file={cert}"),
+                format!("--prometheus-client-tls-key-file={other_key}"),
+            ],
+            "--prometheus-client-tls-cert-file: failed to read TLS key pair".to_string(),
+        ),
+        (
+            vec![format!("--prometheus-auth-config={empty}")],
+            format!("--prometheus-auth-config: {empty}"),
+        ),
+    ];
+    for (flags, expected) in refusals {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_metrics-adapter"))
+            .args(&flags)
+            .arg("--config=/dev/null")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{flags:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(&expected), "{flags:?}: {stderr}");
+    }
 }

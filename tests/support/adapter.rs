@@ -16,6 +16,8 @@ use super::harness::{self, ChildProcess, START_ATTEMPTS, Startup};
 pub struct AdapterBuilder {
     rules: String,
     args: Vec<String>,
+    arg0: Option<String>,
+    leading: Vec<String>,
 }
 
 /// A running adapter.
@@ -43,6 +45,14 @@ impl AdapterBuilder {
         self
     }
 
+    /// Run the binary as a container runtime runs an image's entrypoint: `argv[0]` is `arg0`
+    /// and `leading` come before every flag (the community Helm chart's `/adapter /adapter …`).
+    pub fn invoked_as(mut self, arg0: &str, leading: &[&str]) -> Self {
+        self.arg0 = Some(arg0.to_string());
+        self.leading = leading.iter().map(|a| a.to_string()).collect();
+        self
+    }
+
     /// Start and wait until ready.
     pub async fn start(self, prometheus_url: &str, kubeconfig: &Path) -> Adapter {
         let dir = tempfile::tempdir().expect("adapter temp dir");
@@ -52,7 +62,11 @@ impl AdapterBuilder {
         for _ in 0..START_ATTEMPTS {
             let port = harness::free_port();
             let mut command = Command::new(env!("CARGO_BIN_EXE_metrics-adapter"));
+            if let Some(arg0) = &self.arg0 {
+                std::os::unix::process::CommandExt::arg0(&mut command, arg0);
+            }
             command
+                .args(&self.leading)
                 .arg(format!("--secure-port={port}"))
                 .arg("--bind-address=127.0.0.1")
                 .arg(format!("--cert-dir={}", dir.path().join("certs").display()))
@@ -95,6 +109,8 @@ impl Adapter {
         AdapterBuilder {
             rules: rules.to_string(),
             args: Vec::new(),
+            arg0: None,
+            leading: Vec::new(),
         }
     }
 

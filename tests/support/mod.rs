@@ -9,5 +9,6 @@ pub mod hpa;
 pub mod kube;
 pub mod prometheus;
 pub mod redis;
+pub mod reference;
 pub mod victoria_metrics;
 pub mod world;

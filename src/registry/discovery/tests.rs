@@ -8,6 +8,7 @@ use promql_parser::parser::Expr;
 use proptest::prelude::*;
 
 use super::*;
+use crate::reference_files::reference_text;
 use crate::registry::{Api, Snapshot, admit};
 use crate::resources::ResourceCatalog;
 use crate::rules::Rules;
@@ -193,17 +194,7 @@ fn keys(snapshot: &Snapshot) -> Vec<String> {
 
 /// The Helm chart's default rules, when `../shared/reference` is there.
 fn helm_rules() -> Option<Rules> {
-    let path = format!(
-        "{}/../shared/reference/helm-chart-default-rules.yaml",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Some(rules(&text)),
-        Err(e) => {
-            eprintln!("skipped: {path}: {e}");
-            None
-        }
-    }
+    reference_text("helm-chart-default-rules.yaml", "this test").map(|text| rules(&text))
 }
 
 /// cAdvisor series and application series with the labels a Kubernetes scrape gives them.
