@@ -217,5 +217,9 @@ pub fn validate(query: &str) -> Result<(), InvalidQuery> {
         .map_err(|e| InvalidQuery(e.trim().to_string()))
 }
 
+mod series;
+
+pub use series::{SeriesSelector, is_plain_label_name};
+
 #[cfg(test)]
 mod tests;

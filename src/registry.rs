@@ -1,8 +1,9 @@
 //! Which metrics exist: prometheus-adapter's relist loop, plus on-miss discovery.
 //!
-//! Every relist runs each distinct `seriesQuery` once against `/api/v1/series` (start =
-//! now - max-age) and rebuilds the registry from scratch; it is all or nothing per API (custom,
-//! external): when a call fails the previous registry is kept. Unlike prometheus-adapter, a
+//! Every relist answers each distinct `seriesQuery` once (start = now - max-age), through the
+//! label APIs or by listing series (see `discovery.rs`), and rebuilds the registry from scratch;
+//! it is all or nothing per API (custom, external): when a call fails the previous registry is
+//! kept. Unlike prometheus-adapter, a
 //! request for a metric the registry does not know runs the series queries of the rules that can
 //! produce it (each at most once per on-miss interval) and admits what they find right away, so a
 //! metric whose first series appeared after the last relist works on the first HPA sync.
@@ -15,9 +16,14 @@ use arc_swap::ArcSwap;
 use futures::future::join_all;
 use tokio::sync::watch;
 
-use crate::prometheus::{PrometheusClient, SeriesInfo};
+use crate::prometheus::{PrometheusClient, SeriesInfo, Transfer};
 use crate::resources::{GroupResource, ResourceCatalog};
 use crate::rules::{Rule, Rules};
+
+mod discovery;
+
+use discovery::QueryNeeds;
+pub use discovery::{DiscoveryMode, DiscoveryOptions, LabelApiRefused};
 
 /// A custom metric as the API names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -92,6 +98,8 @@ pub struct RegistryOptions {
     pub max_age: Duration,
     /// Minimum time between two runs of one series query on a miss (zero disables on-miss).
     pub on_miss_interval: Duration,
+    /// How series queries are answered.
+    pub discovery: DiscoveryOptions,
 }
 
 /// The registry.
@@ -208,12 +216,46 @@ impl Registry {
         *self.listed.borrow()
     }
 
-    /// Run the series queries, returning the successful results and whether all succeeded.
-    async fn list(&self, queries: &[String]) -> (HashMap<String, Vec<SeriesInfo>>, bool) {
+    /// What each of `queries` must answer for the rules.
+    fn needs(&self, queries: &[String], catalog: &ResourceCatalog) -> Vec<QueryNeeds> {
+        queries
+            .iter()
+            .map(|q| QueryNeeds {
+                indexes: self
+                    .rules
+                    .custom
+                    .iter()
+                    .filter(|r| &r.series_query == q)
+                    .map(|r| r.resources.label_index(catalog))
+                    .collect(),
+                external: self.rules.external.iter().any(|r| &r.series_query == q),
+            })
+            .collect()
+    }
+
+    /// Answer the series queries, each call bounded by `timeout`; the successful results.
+    async fn list(
+        &self,
+        queries: &[String],
+        catalog: &ResourceCatalog,
+        timeout: Duration,
+        transfer: &Transfer,
+    ) -> HashMap<String, Vec<SeriesInfo>> {
         let start = SystemTime::now()
             .checked_sub(self.options.max_age)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        let calls = queries.iter().map(|q| self.prometheus.series(q, start));
+        let needs = self.needs(queries, catalog);
+        let calls = queries.iter().zip(&needs).map(|(q, needs)| {
+            discovery::discover(
+                &self.prometheus,
+                &self.options.discovery,
+                q,
+                needs,
+                start,
+                timeout,
+                transfer,
+            )
+        });
         let results = join_all(calls).await;
         {
             let now = Instant::now();
@@ -223,19 +265,17 @@ impl Registry {
             }
         }
         let mut listed = HashMap::new();
-        let mut complete = true;
         for (q, result) in queries.iter().zip(results) {
             match result {
                 Ok(series) => {
                     listed.insert(q.clone(), series);
                 }
                 Err(e) => {
-                    complete = false;
                     tracing::warn!(series_query = %q, error = %e, "unable to update list of all metrics");
                 }
             }
         }
-        (listed, complete)
+        listed
     }
 
     fn publish(&self, snapshot: Snapshot) {
@@ -256,7 +296,11 @@ impl Registry {
             .collect();
         all.sort();
         all.dedup();
-        let (listed, _) = self.list(&all).await;
+        let started = Instant::now();
+        let transfer = Transfer::new();
+        let listed = self
+            .list(&all, catalog, self.options.discovery.timeout, &transfer)
+            .await;
         let complete = |qs: &[String]| qs.iter().all(|q| listed.contains_key(q));
         let previous = self.snapshot();
         let mut next = Snapshot::default();
@@ -287,6 +331,10 @@ impl Registry {
         tracing::debug!(
             custom = next.custom.len(),
             external = next.external.len(),
+            mode = self.options.discovery.effective(),
+            calls = transfer.calls(),
+            bytes = transfer.bytes(),
+            seconds = started.elapsed().as_secs_f64(),
             "relisted metrics"
         );
         self.publish(next);
@@ -321,7 +369,15 @@ impl Registry {
             return;
         }
         tracing::debug!(%metric, ?queries, "unknown metric: listing its series now");
-        let (listed, _) = self.list(&queries).await;
+        // A client is waiting: the query timeout, not the relist's.
+        let listed = self
+            .list(
+                &queries,
+                catalog,
+                self.prometheus.timeout(),
+                &Transfer::new(),
+            )
+            .await;
         let mut next = (*self.snapshot()).clone();
         admit(&mut next, api, rules, &listed, catalog, true);
         self.publish(next);

@@ -19,7 +19,9 @@ use crate::api::{self, ApiState};
 use crate::kube::{self, AuthenticationConfig, Cluster, ClusterOptions, Reviewer};
 use crate::prometheus::{ClientConfig, PrometheusClient, Verb};
 use crate::provider::Provider;
-use crate::registry::{self, Registry, RegistryOptions, SharedRegistry};
+use crate::registry::{
+    self, DiscoveryMode, DiscoveryOptions, Registry, RegistryOptions, SharedRegistry,
+};
 use crate::reload::{ConfigSource, Poll};
 use crate::rules::Rules;
 use crate::server::auth::{Auth, AuthOptions};
@@ -107,6 +109,10 @@ pub struct PrometheusArgs {
     /// Timeout of one call to Prometheus; keep it below the API server's.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
     pub prometheus_timeout: Duration,
+    /// Timeout of each call of a relist (no client waits on it; a series listing of a big
+    /// Prometheus takes longer than a query).
+    #[arg(long, default_value = "1m", value_parser = parse_go_duration)]
+    pub prometheus_discovery_timeout: Duration,
 }
 
 fn parse_verb(text: &str) -> Result<Verb, String> {
@@ -573,6 +579,10 @@ pub struct ServeArgs {
     /// On a request for an unknown metric, list its rules' series at most this often (0: never).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_go_duration)]
     pub metrics_on_miss_interval: Duration,
+    /// How series queries are answered: `labels` (label APIs with match[]) or `series` (list
+    /// every series, as prometheus-adapter).
+    #[arg(long, default_value = "labels", value_parser = clap::builder::ValueParser::new(str::parse::<DiscoveryMode>))]
+    pub discovery_mode: DiscoveryMode,
     /// Kubeconfig for reading resources and objects (in-cluster configuration when empty).
     #[arg(long, value_name = "FILE")]
     pub lister_kubeconfig: Option<PathBuf>,
@@ -794,6 +804,11 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         options: RegistryOptions {
             max_age,
             on_miss_interval: args.metrics_on_miss_interval,
+            discovery: DiscoveryOptions {
+                mode: args.discovery_mode,
+                timeout: args.prometheus.prometheus_discovery_timeout,
+                refused: Default::default(),
+            },
         },
         discovery: discovery.clone(),
     };

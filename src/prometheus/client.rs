@@ -7,11 +7,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderName, HeaderValue};
 
 use super::Error;
+use super::body;
 use super::credentials::{self, ServerTrust};
-use super::response::{self, QueryResult, SeriesInfo};
+use super::response::{Decode, QueryResult};
 
 /// The HTTP verb for API calls (`--prometheus-verb`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,7 +42,7 @@ pub struct ClientConfig {
     /// A kubeconfig whose CA, client certificate and credentials are used
     /// (`--prometheus-auth-config`); `ca_file` replaces its TLS settings.
     pub kubeconfig: Option<PathBuf>,
-    /// Per-request timeout, also sent to Prometheus as `timeout`.
+    /// Per-request timeout of queries, also sent to Prometheus as `timeout`.
     pub timeout: Duration,
     /// Largest response body accepted.
     pub max_response_bytes: usize,
@@ -88,7 +89,6 @@ struct Inner {
     /// The token file in use: `--prometheus-token-file`, else the kubeconfig's.
     token_file: Option<PathBuf>,
     query_url: reqwest::Url,
-    series_url: reqwest::Url,
     token: Mutex<Option<CachedToken>>,
     in_flight: Mutex<HashMap<String, SharedQuery>>,
 }
@@ -141,6 +141,8 @@ impl PrometheusClient {
             .timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
+            // Bodies are inflated by `body.rs`, which also counts the bytes on the wire.
+            .no_gzip()
             .tls_backend_rustls();
         let mut headers = Vec::new();
         for (k, v) in &config.headers {
@@ -188,7 +190,6 @@ impl PrometheusClient {
                 authorization: credentials.authorization,
                 token_file,
                 query_url: api_url(&config.url, "api/v1/query"),
-                series_url: api_url(&config.url, "api/v1/series"),
                 config,
                 token: Mutex::new(None),
                 in_flight: Mutex::new(HashMap::new()),
@@ -202,6 +203,21 @@ impl PrometheusClient {
     /// The base URL.
     pub fn url(&self) -> &reqwest::Url {
         &self.inner.config.url
+    }
+
+    /// The timeout of one query (`--prometheus-timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.inner.config.timeout
+    }
+
+    /// The HTTP verb of API calls (`--prometheus-verb`).
+    pub fn verb(&self) -> Verb {
+        self.inner.config.verb
+    }
+
+    /// `api/v1/<path>` under the base URL.
+    pub(super) fn api(&self, path: &str) -> reqwest::Url {
+        api_url(&self.inner.config.url, path)
     }
 
     fn token(&self) -> Result<Option<HeaderValue>, ConfigError> {
@@ -230,15 +246,24 @@ impl PrometheusClient {
         Ok(Some(value))
     }
 
-    async fn call(&self, url: &reqwest::Url, params: &[(&str, &str)]) -> Result<Vec<u8>, Error> {
+    /// One call: `params` as a query string (GET) or form body (POST), asking for gzip; the
+    /// decoded answer and the bytes received on the wire.
+    pub(super) async fn fetch<T: Decode>(
+        &self,
+        url: &reqwest::Url,
+        params: &[(&str, &str)],
+        verb: Verb,
+        timeout: Duration,
+    ) -> Result<(T, u64), Error> {
         let inner = &self.inner;
-        let mut request = match inner.config.verb {
+        let mut request = match verb {
             Verb::Get => inner.http.get(url.clone()).query(params),
             Verb::Post => inner.http.post(url.clone()).form(params),
         };
         for (name, value) in &inner.headers {
             request = request.header(name, value);
         }
+        request = request.header(ACCEPT_ENCODING, "gzip").timeout(timeout);
         match self.token() {
             Ok(Some(token)) => request = request.header(AUTHORIZATION, token),
             Ok(None) => {}
@@ -253,7 +278,7 @@ impl PrometheusClient {
             if source.is_timeout() {
                 Error::Timeout {
                     url: url.to_string(),
-                    timeout: inner.config.timeout,
+                    timeout,
                 }
             } else {
                 Error::Transport {
@@ -262,21 +287,12 @@ impl PrometheusClient {
                 }
             }
         };
-        let mut response = request.send().await.map_err(transport)?;
+        let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) && !matches!(status, 400 | 422 | 503) {
             return Err(Error::Status(status));
         }
-        let limit = inner.config.max_response_bytes;
-        let expected = response.content_length().unwrap_or(0).min(limit as u64) as usize;
-        let mut body = Vec::with_capacity(expected);
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > limit {
-                return Err(Error::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        body::read(response, inner.config.max_response_bytes, transport).await
     }
 
     /// An instant query at the current time. Concurrent calls with the same query share one
@@ -314,25 +330,15 @@ impl PrometheusClient {
     async fn query_now(&self, query: &str) -> Result<QueryResult, Error> {
         let time = format_time(SystemTime::now());
         let timeout = format!("{}ms", self.inner.config.timeout.as_millis());
-        let body = self
-            .call(
+        let (result, _) = self
+            .fetch(
                 &self.inner.query_url,
                 &[("query", query), ("time", &time), ("timeout", &timeout)],
+                self.inner.config.verb,
+                self.inner.config.timeout,
             )
             .await?;
-        response::decode_query(&body)
-    }
-
-    /// The distinct (name, label names) of the series matching `matcher` since `start`.
-    pub async fn series(&self, matcher: &str, start: SystemTime) -> Result<Vec<SeriesInfo>, Error> {
-        let start = format_time(start);
-        let body = self
-            .call(
-                &self.inner.series_url,
-                &[("match[]", matcher), ("start", &start)],
-            )
-            .await?;
-        response::decode_series(&body)
+        Ok(result)
     }
 }
 

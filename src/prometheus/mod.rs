@@ -1,14 +1,18 @@
-//! The Prometheus HTTP API client: instant queries and series listing, with the authentication,
-//! TLS and headers of prometheus-adapter's `--prometheus-*` flags.
+//! The Prometheus HTTP API client: instant queries, series listing and the label APIs, with the
+//! authentication, TLS and headers of prometheus-adapter's `--prometheus-*` flags.
 //!
 //! Unlike prometheus-adapter's client, queries go as POST form bodies by default (no URI length
 //! limit on big deployments), identical queries in flight are sent once and their result shared,
-//! series responses are read without keeping label values, and response bodies are bounded.
+//! every call asks for gzip, large answers are decoded as they stream (series lists keep no label
+//! values), and response bodies are bounded.
 
+mod body;
 mod client;
 mod credentials;
+mod discovery;
 mod response;
 
+pub use body::Transfer;
 pub use client::{ClientConfig, ConfigError, PrometheusClient, Verb};
 pub use response::{QueryResult, Sample, SeriesInfo};
 

@@ -256,6 +256,11 @@ impl LabelIndex {
             .get(label)
             .or_else(|| self.by_label.get(&label.to_ascii_lowercase()))
     }
+
+    /// Every resource some label maps to.
+    pub fn resources(&self) -> impl Iterator<Item = &ResourceInfo> {
+        self.by_label.values()
+    }
 }
 
 impl ResourceMapping {

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -35,7 +34,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// front proxy in hundreds of groups sends hundreds of `X-Remote-Group` lines.
 const MAX_HEADER_BYTES: usize = 1 << 20;
 
-/// HTTP/1 header lines per request (hyper's default is 100).
+/// HTTP/1 header lines per request (hyper's default is 100; the byte limit is what bounds them).
 const MAX_HEADER_LINES: usize = 4096;
 
 /// On shutdown, a connection that has not yet sent a request gets this long to send its first.
@@ -138,21 +137,104 @@ fn should_close(activity: &Activity, shutting_down: bool, idle_timeout: Duration
     idle.is_some_and(|idle| idle >= idle_timeout)
 }
 
-fn connection_builder(options: &ServeOptions) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(options.header_read_timeout)
-        .max_buf_size(MAX_HEADER_BYTES + 64 * 1024)
-        .max_headers(MAX_HEADER_LINES);
-    let mut h2 = builder.http2();
-    h2.timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX));
-    if options.http2_max_streams > 0 {
-        h2.max_concurrent_streams(options.http2_max_streams);
+/// The two protocols' settings. The protocol of a connection is the one ALPN chose, as Go's
+/// server does (no h2 over TLS without ALPN).
+#[derive(Clone)]
+struct Protocols {
+    http1: hyper::server::conn::http1::Builder,
+    http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+}
+
+impl Protocols {
+    fn new(options: &ServeOptions) -> Protocols {
+        let mut http1 = hyper::server::conn::http1::Builder::new();
+        http1
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .max_header_size(MAX_HEADER_BYTES)
+            .max_headers(MAX_HEADER_LINES);
+        let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        http2
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX));
+        if options.http2_max_streams > 0 {
+            http2.max_concurrent_streams(options.http2_max_streams);
+        }
+        Protocols { http1, http2 }
     }
-    builder
+}
+
+/// A connection that can be asked to finish what is in flight and close.
+trait Graceful: Future {
+    fn close_gracefully(self: std::pin::Pin<&mut Self>);
+}
+
+impl<I, S> Graceful for hyper::server::conn::http1::Connection<I, S>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: hyper::body::Body + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    fn close_gracefully(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+impl<I, S, E> Graceful for hyper::server::conn::http2::Connection<I, S, E>
+where
+    Self: Future,
+    I: hyper::rt::Read + hyper::rt::Write + Unpin,
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::ResBody: hyper::body::Body + 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: hyper::rt::bounds::Http2ServerConnExec<S::Future, S::ResBody>,
+{
+    fn close_gracefully(self: std::pin::Pin<&mut Self>) {
+        self.graceful_shutdown();
+    }
+}
+
+/// Drive a connection until it ends, is idle too long, or shutdown closes it.
+async fn watch_connection<C, E>(
+    connection: C,
+    peer: std::net::SocketAddr,
+    activity: &Activity,
+    idle_timeout: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) where
+    C: Graceful<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    tokio::pin!(connection);
+    let mut closing_since: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = shutdown.changed() => {}
+            () = tokio::time::sleep(WATCH_INTERVAL) => {}
+        }
+        if !should_close(activity, *shutdown.borrow(), idle_timeout) {
+            continue;
+        }
+        match closing_since {
+            None => {
+                connection.as_mut().close_gracefully();
+                closing_since = Some(Instant::now());
+            }
+            Some(since) if since.elapsed() >= CLOSE_GRACE && activity.idle_for().is_some() => {
+                tracing::debug!(%peer, "connection did not close in time; dropped");
+                return;
+            }
+            Some(_) => {}
+        }
+    }
 }
 
 /// Serve one accepted TCP connection until it ends, is idle too long, or shutdown closes it.
@@ -161,9 +243,9 @@ async fn serve_connection(
     peer: std::net::SocketAddr,
     acceptor: TlsAcceptor,
     app: Router,
-    builder: auto::Builder<TokioExecutor>,
+    protocols: Protocols,
     idle_timeout: Duration,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
@@ -176,11 +258,10 @@ async fn serve_connection(
             return;
         }
     };
+    let tls = stream.get_ref().1;
+    let h2 = tls.alpn_protocol() == Some(b"h2");
     let peer_certificates = auth::PeerCertificates(Arc::new(
-        stream
-            .get_ref()
-            .1
-            .peer_certificates()
+        tls.peer_certificates()
             .map(|chain| chain.iter().map(|c| c.clone().into_owned()).collect())
             .unwrap_or_default(),
     ));
@@ -208,34 +289,13 @@ async fn serve_connection(
             }
         },
     );
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-    tokio::pin!(connection);
-    let mut closing_since: Option<Instant> = None;
-    loop {
-        tokio::select! {
-            result = connection.as_mut() => {
-                if let Err(e) = result {
-                    tracing::debug!(%peer, error = %e, "connection ended with an error");
-                }
-                return;
-            }
-            _ = shutdown.changed() => {}
-            () = tokio::time::sleep(WATCH_INTERVAL) => {}
-        }
-        if !should_close(&activity, *shutdown.borrow(), idle_timeout) {
-            continue;
-        }
-        match closing_since {
-            None => {
-                connection.as_mut().graceful_shutdown();
-                closing_since = Some(Instant::now());
-            }
-            Some(since) if since.elapsed() >= CLOSE_GRACE && activity.idle_for().is_some() => {
-                tracing::debug!(%peer, "connection did not close in time; dropped");
-                return;
-            }
-            Some(_) => {}
-        }
+    let io = TokioIo::new(stream);
+    if h2 {
+        let connection = protocols.http2.serve_connection(io, service);
+        watch_connection(connection, peer, &activity, idle_timeout, shutdown).await;
+    } else {
+        let connection = protocols.http1.serve_connection(io, service);
+        watch_connection(connection, peer, &activity, idle_timeout, shutdown).await;
     }
 }
 
@@ -249,7 +309,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
-    let builder = connection_builder(&options);
+    let protocols = Protocols::new(&options);
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -272,7 +332,7 @@ pub async fn serve(
             peer,
             acceptor.clone(),
             app.clone(),
-            builder.clone(),
+            protocols.clone(),
             options.idle_timeout,
             stopping.clone(),
         ));

@@ -16,4 +16,5 @@ mod lifecycle;
 mod prometheus_client;
 mod reload;
 mod tls;
+mod victoria_metrics;
 mod workloads;

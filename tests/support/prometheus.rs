@@ -314,7 +314,7 @@ impl Prometheus {
     }
 }
 
-fn parse_query_data(data: &Value) -> Result<QueryResult, String> {
+pub(super) fn parse_query_data(data: &Value) -> Result<QueryResult, String> {
     match data["resultType"].as_str() {
         Some("scalar") => parse_point(&data["result"]).map(QueryResult::Scalar),
         Some("vector") => {
