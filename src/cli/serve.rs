@@ -111,8 +111,33 @@ pub struct PrometheusArgs {
     pub prometheus_timeout: Duration,
     /// Timeout of each call of a relist (no client waits on it; a series listing of a big
     /// Prometheus takes longer than a query).
-    #[arg(long, default_value = "1m", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_go_duration)]
     pub prometheus_discovery_timeout: Duration,
+    /// Calls to Prometheus in progress at once; more wait for a free one (within their timeout).
+    #[arg(long, value_name = "N", default_value = "32", value_parser = parse_positive_count)]
+    pub prometheus_max_concurrency: usize,
+    /// The largest Prometheus answer accepted, decompressed (a Kubernetes quantity: 256Mi).
+    #[arg(long, value_name = "BYTES", default_value = "256Mi", value_parser = parse_byte_size)]
+    pub prometheus_max_response_size: usize,
+}
+
+fn parse_positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("{text:?} is not a positive whole number")),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// A byte count written as a Kubernetes quantity (`1048576`, `512Ki`, `256Mi`, `1Gi`).
+fn parse_byte_size(text: &str) -> Result<usize, String> {
+    let bytes = text
+        .parse::<crate::quantity::Quantity>()
+        .map_err(|e| format!("{text:?} is not a size: {e}"))?
+        .as_f64();
+    if bytes.fract() != 0.0 || !(1.0..=(1u64 << 50) as f64).contains(&bytes) {
+        return Err(format!("{text:?} is not a size between 1 and 1Pi bytes"));
+    }
+    Ok(bytes as usize)
 }
 
 fn parse_verb(text: &str) -> Result<Verb, String> {
@@ -656,7 +681,8 @@ fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> 
             .zip(args.prometheus_client_tls_key_file.clone()),
         kubeconfig: args.prometheus_auth_config.clone(),
         timeout: args.prometheus_timeout,
-        max_response_bytes: 512 << 20,
+        max_response_bytes: args.prometheus_max_response_size,
+        max_concurrency: args.prometheus_max_concurrency,
     };
     if args.prometheus_auth_incluster {
         config
