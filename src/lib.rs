@@ -18,6 +18,7 @@ pub mod resources;
 pub mod rules;
 pub mod selector;
 pub mod server;
+pub mod supervisor;
 pub mod telemetry;
 
 /// The reference files, as the integration tests read them (one file for both; the unit tests

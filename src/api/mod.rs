@@ -42,8 +42,8 @@ pub struct ApiState {
     pub provider: Provider,
     /// Discovery documents.
     pub discovery: Discovery,
-    /// Whether `/readyz` says ready.
-    pub ready: Box<dyn Fn() -> bool + Send + Sync>,
+    /// What `/readyz` says: ready, or the failed check (`metrics-discovery failed: …`).
+    pub ready: Box<dyn Fn() -> Result<(), String> + Send + Sync>,
 }
 
 /// The router of the whole API.
@@ -61,8 +61,8 @@ fn json_response(code: StatusCode, body: impl Into<Body>) -> Response {
     response
 }
 
-fn text_response(code: StatusCode, body: &'static str) -> Response {
-    let mut response = Response::new(Body::from(body));
+fn text_response(code: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
     *response.status_mut() = code;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -152,14 +152,17 @@ pub fn is_health_path(path: &str) -> bool {
     matches!(health_check(path), "/healthz" | "/livez" | "/readyz")
 }
 
-fn health(path: &str, ready: bool) -> Option<Response> {
+fn health(path: &str, ready: impl FnOnce() -> Result<(), String>) -> Option<Response> {
     match health_check(path) {
         "/healthz" | "/livez" => Some(text_response(StatusCode::OK, "ok")),
-        "/readyz" if path.ends_with("/ping") || ready => Some(text_response(StatusCode::OK, "ok")),
-        "/readyz" => Some(text_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "[-]metrics-discovery failed: the first relist has not finished\nreadyz check failed\n",
-        )),
+        "/readyz" if path.ends_with("/ping") => Some(text_response(StatusCode::OK, "ok")),
+        "/readyz" => Some(match ready() {
+            Ok(()) => text_response(StatusCode::OK, "ok"),
+            Err(check) => text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("[-]{check}\nreadyz check failed\n"),
+            ),
+        }),
         _ => None,
     }
 }
@@ -191,7 +194,7 @@ async fn handle(State(state): State<Arc<ApiState>>, request: Request) -> Respons
     let params = Params::parse(request.uri.query());
     let pretty = wants_pretty(&params, &request.headers);
     let method = &request.method;
-    if let Some(response) = health(path, (state.ready)()) {
+    if let Some(response) = health(path, &state.ready) {
         return response;
     }
     if path == "/version" {

@@ -6,6 +6,7 @@
 //! that existing manifests start, and each one that is set is named in a warning at start-up.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::rules::Rules;
 use crate::server::auth::{Auth, AuthOptions};
 use crate::server::tls::{self, TlsOptions};
 use crate::server::{self, Limits, ServeOptions};
+use crate::supervisor::{Importance, Supervisor};
 use crate::{rules, telemetry};
 
 /// Parse a Go duration (`10m`, `1m30s`, `1.5h`, `500ms`, `0`), as Go's `time.ParseDuration`.
@@ -318,9 +320,12 @@ impl AuthArgs {
     }
 }
 
-/// Build authentication and authorization, and keep the trust settings fresh (re-read every
-/// minute, as the apiserver library re-reads its CA files).
-async fn start_auth(args: &AuthArgs, lister: &::kube::Client) -> Result<Arc<Auth>, StartError> {
+/// Build authentication and authorization; and the loop that keeps the trust settings fresh
+/// (re-read every minute, as the apiserver library re-reads its CA files), for the supervisor.
+async fn start_auth(
+    args: &AuthArgs,
+    lister: &::kube::Client,
+) -> Result<(Arc<Auth>, impl Future<Output = ()> + Send + 'static), StartError> {
     let client_for = |path: &Option<PathBuf>| {
         let path = path.clone();
         let lister = lister.clone();
@@ -339,7 +344,7 @@ async fn start_auth(args: &AuthArgs, lister: &::kube::Client) -> Result<Arc<Auth
     );
     let refreshed = auth.clone();
     let args = args.clone();
-    tokio::spawn(async move {
+    let refresh = async move {
         loop {
             tokio::time::sleep(Duration::from_secs(60)).await;
             match args.trust(&tokens).await {
@@ -353,8 +358,8 @@ async fn start_auth(args: &AuthArgs, lister: &::kube::Client) -> Result<Arc<Auth
                 }
             }
         }
-    });
-    Ok(auth)
+    };
+    Ok((auth, refresh))
 }
 
 /// Logging.
@@ -651,6 +656,9 @@ pub enum StartError {
     /// TLS settings.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// An essential background loop ended; the server stopped so that it is restarted.
+    #[error("the {0} loop ended; stopped")]
+    LoopEnded(&'static str),
 }
 
 const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -835,7 +843,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         ));
     }
     let client = kube::client(args.lister_kubeconfig.as_deref()).await?;
-    let auth = start_auth(&args.auth, &client).await?;
+    let (auth, trust_refresh) = start_auth(&args.auth, &client).await?;
     let cluster = Cluster::connect(client, ClusterOptions::default()).await?;
     let discovery = Discovery::new(apis_of(&rules));
     let factory = RegistryFactory {
@@ -853,27 +861,51 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     };
     let registry: SharedRegistry = Arc::new(ArcSwap::from_pointee(factory.build(rules)));
     let provider = Provider::new(registry.clone(), cluster.clone(), prometheus);
+    let mut supervisor = Supervisor::default();
+    let loops = supervisor.health();
     let ready_registry = registry.clone();
     let state = Arc::new(ApiState {
         provider,
         discovery,
-        ready: Box::new(move || ready_registry.load().listed_once()),
+        ready: Box::new(move || {
+            if !ready_registry.load().listed_once() {
+                return Err("metrics-discovery failed: the first relist has not finished".into());
+            }
+            match loops.ended().as_slice() {
+                [] => Ok(()),
+                ended => Err(format!(
+                    "background-loops failed: {} ended",
+                    ended.join(", ")
+                )),
+            }
+        }),
     });
-    let relist = {
+    {
         let cluster = cluster.clone();
-        tokio::spawn(registry::relist_forever(
-            registry.clone(),
-            args.metrics_relist_interval,
-            move || cluster.catalog(),
-        ))
-    };
-    let reload = tokio::spawn(watch_config(
-        source,
-        args.config_reload_interval,
-        factory,
-        registry,
-        cluster,
-    ));
+        supervisor.spawn(
+            "relist",
+            Importance::Essential,
+            registry::relist_forever(registry.clone(), args.metrics_relist_interval, move || {
+                cluster.catalog()
+            }),
+        );
+    }
+    supervisor.spawn(
+        "rules reload",
+        Importance::Essential,
+        watch_config(
+            source,
+            args.config_reload_interval,
+            factory,
+            registry,
+            cluster,
+        ),
+    );
+    supervisor.spawn(
+        "authentication settings refresh",
+        Importance::Degrades,
+        trust_refresh,
+    );
     let (tls, certificate) = tls::server_config(&TlsOptions {
         cert_file: args.serving.tls_cert_file.clone(),
         key_file: args.serving.tls_private_key_file.clone(),
@@ -882,13 +914,13 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         cipher_suites: args.serving.tls_cipher_suites.clone(),
         disable_http2: args.serving.disable_http2,
     })?;
-    let certificate_reload =
-        (certificate.from_files() && !args.serving.tls_reload_interval.is_zero()).then(|| {
-            tokio::spawn(tls::reload_forever(
-                certificate,
-                args.serving.tls_reload_interval,
-            ))
-        });
+    if certificate.from_files() && !args.serving.tls_reload_interval.is_zero() {
+        supervisor.spawn(
+            "serving certificate reload",
+            Importance::Degrades,
+            tls::reload_forever(certificate, args.serving.tls_reload_interval),
+        );
+    }
     let address = SocketAddr::new(args.serving.bind_address, args.serving.secure_port);
     let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
         StartError::Flag(format!(
@@ -904,6 +936,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
             request_timeout: args.serving.request_timeout,
         },
     );
+    let mut failed = None;
     server::serve(
         listener,
         tls,
@@ -914,16 +947,22 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
             header_read_timeout: args.serving.header_read_timeout,
             idle_timeout: args.serving.idle_timeout,
         },
-        termination(),
+        async {
+            tokio::select! {
+                () = termination() => {}
+                ended = supervisor.essential_loop_ended() => failed = Some(ended),
+            }
+        },
     )
     .await;
-    relist.abort();
-    reload.abort();
-    if let Some(task) = certificate_reload {
-        task.abort();
+    supervisor.stop();
+    match failed {
+        Some(ended) => Err(StartError::LoopEnded(ended)),
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
     }
-    tracing::info!("stopped");
-    Ok(())
 }
 
 #[cfg(test)]
