@@ -436,17 +436,21 @@ fn split_unescaped(input: &str, sep: char) -> Vec<String> {
 
 /// Split a term at the first unescaped occurrence of `op`.
 fn split_operator<'a>(term: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
-    let bytes = term.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            i += 2;
+    let mut escaped = false;
+    for (i, c) in term.char_indices() {
+        if escaped {
+            escaped = false;
             continue;
         }
-        if term[i..].starts_with(op) {
-            return Some((&term[..i], &term[i + op.len()..]));
+        if c == '\\' {
+            escaped = true;
+            continue;
         }
-        i += 1;
+        if let Some((before, after)) = term.split_at_checked(i)
+            && let Some(value) = after.strip_prefix(op)
+        {
+            return Some((before, value));
+        }
     }
     None
 }
@@ -501,7 +505,7 @@ impl<'a> Lexer<'a> {
     /// operator can stand (`keywords`), as apimachinery distinguishes its `KeyAndOperator` and
     /// `Values` contexts.
     fn next(&mut self, keywords: bool) -> (Token, &'a str, usize) {
-        let rest = &self.input[self.pos..];
+        let rest = self.input.get(self.pos..).unwrap_or_default();
         let trimmed = rest.trim_start_matches(is_space);
         self.pos += rest.len() - trimmed.len();
         let start = self.pos;
@@ -522,13 +526,13 @@ impl<'a> Lexer<'a> {
                 _ => (Token::Less, 1),
             };
             self.pos += len;
-            return (tok, &self.input[start..start + len], start);
+            return (tok, trimmed.get(..len).unwrap_or_default(), start);
         }
         let len = trimmed
             .find(|c: char| is_space(c) || is_special(c))
             .unwrap_or(trimmed.len());
         self.pos += len;
-        let text = &self.input[start..start + len];
+        let text = trimmed.get(..len).unwrap_or_default();
         let tok = match text {
             "in" if keywords => Token::In,
             "notin" if keywords => Token::NotIn,

@@ -46,12 +46,13 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
         let number_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(invalid)?;
-        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
+        let (number, after) = rest.split_at_checked(number_len).ok_or_else(invalid)?;
+        let number: f64 = number.parse().map_err(|_| invalid())?;
+        let unit_len = after
             .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at_checked(unit_len).ok_or_else(invalid)?;
+        let scale = match unit {
             "ns" => 1e-9,
             "us" | "µs" | "μs" => 1e-6,
             "ms" => 1e-3,
@@ -60,7 +61,7 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
             "h" => 3600.0,
             _ => return Err(invalid()),
         };
-        rest = &rest[unit_len..];
+        rest = after;
         total += number * scale;
     }
     Duration::try_from_secs_f64(total).map_err(|_| invalid())

@@ -189,7 +189,9 @@ impl Read for ChannelReader {
             }
         }
         let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), self.current.get(..n)) {
+            to.copy_from_slice(from);
+        }
         self.current.advance(n);
         Ok(n)
     }

@@ -111,7 +111,7 @@ impl SeriesSelector {
         let same = parsed.name == self.name
             && parsed.matchers.len() == self.matchers.len() + 1
             && parsed.matchers.last() == Some(&expected)
-            && parsed.matchers[..self.matchers.len()] == self.matchers[..];
+            && parsed.matchers.get(..self.matchers.len()) == Some(self.matchers.as_slice());
         same.then_some(narrowed)
     }
 }

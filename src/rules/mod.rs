@@ -311,16 +311,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(invalid());
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(|b| !b.is_ascii_digit()).count();
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let position = UNITS[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
+        let (number, after) = rest.split_at_checked(digits).ok_or_else(invalid)?;
+        let n: u64 = number.parse().map_err(|_| invalid())?;
+        let unit_len = after.bytes().take_while(|b| !b.is_ascii_digit()).count();
+        let (unit, after) = after.split_at_checked(unit_len).ok_or_else(invalid)?;
+        rest = after;
+        let position = UNITS
+            .get(next_unit..)
+            .and_then(|units| units.iter().position(|(u, _)| *u == unit))
             .ok_or_else(invalid)?;
-        let (_, scale) = UNITS[next_unit + position];
+        let &(_, scale) = UNITS.get(next_unit + position).ok_or_else(invalid)?;
         next_unit += position + 1;
         millis = n
             .checked_mul(scale)

@@ -64,8 +64,8 @@ pub enum NamingError {
 /// A regex error on one line: the `regex` crate's message without its caret diagram.
 pub fn regex_error(e: &regex::Error) -> String {
     let text = e.to_string();
-    match text.lines().last() {
-        Some(last) if last.starts_with("error: ") => last["error: ".len()..].to_string(),
+    match text.lines().last().and_then(|l| l.strip_prefix("error: ")) {
+        Some(message) => message.to_string(),
         _ => text.lines().collect::<Vec<_>>().join(" "),
     }
 }
@@ -152,9 +152,9 @@ impl MetricNamer {
 fn go_expand(template: &str, regex: &Regex, captures: &regex::Captures<'_>) -> String {
     let mut out = String::new();
     let mut rest = template;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i + 1..];
+    while let Some((before, after)) = rest.split_once('$') {
+        out.push_str(before);
+        rest = after;
         if let Some(after) = rest.strip_prefix('$') {
             out.push('$');
             rest = after;
@@ -195,8 +195,7 @@ fn extract_reference(text: &str) -> Option<(&str, &str)> {
     if end == 0 {
         return None;
     }
-    let name = &body[..end];
-    let after = &body[end..];
+    let (name, after) = body.split_at_checked(end)?;
     if braced {
         return after.strip_prefix('}').map(|a| (name, a));
     }

@@ -280,3 +280,16 @@ fn field_selectors() {
     let escaped = FieldSelector::parse(r"metadata.name==a\,b", &fields).unwrap();
     assert_eq!(escaped.required("metadata.name"), Some("a,b"));
 }
+
+#[test]
+fn field_selectors_with_non_ascii_text_parse_or_fail_without_panicking() {
+    let supported = ["metadata.name", "metadata.namespace"];
+    let parsed = FieldSelector::parse("metadata.name=café", &supported).unwrap();
+    assert_eq!(parsed.required("metadata.name"), Some("café"));
+    // An escape before a multi-byte character once sliced inside it.
+    let parsed = FieldSelector::parse("metadata.name=\\é=x", &supported).unwrap();
+    assert_eq!(parsed.required("metadata.name"), Some("é=x"));
+    for bad in ["é=x", "metadata.name", "ü", "metadata.name\\é"] {
+        assert!(FieldSelector::parse(bad, &supported).is_err(), "{bad}");
+    }
+}

@@ -299,7 +299,11 @@ impl Auth {
         if let (Some(chain), Some(verifier)) = (chain, &trust.requestheader) {
             if verifier.verifies(chain) {
                 let allowed = &trust.config.allowed_names;
-                let cn = subject(&chain[0]).map(|(cn, _)| cn).unwrap_or_default();
+                let cn = chain
+                    .first()
+                    .and_then(subject)
+                    .map(|(cn, _)| cn)
+                    .unwrap_or_default();
                 if allowed.is_empty() || allowed.contains(&cn) {
                     if let Some(user) = from_request_headers(&trust.config, headers) {
                         return Ok(with_authenticated(user));
@@ -314,7 +318,7 @@ impl Auth {
         }
         if let (Some(chain), Some(verifier)) = (chain, &trust.client_ca) {
             if verifier.verifies(chain)
-                && let Some((cn, groups)) = subject(&chain[0])
+                && let Some((cn, groups)) = chain.first().and_then(subject)
             {
                 return Ok(with_authenticated(UserInfo {
                     name: cn,

@@ -1,5 +1,14 @@
 //! Integration tests: the adapter binary against a real Prometheus and the Kubernetes API double.
 
+// A test harness may panic: that is how it fails (Cargo.toml's [lints] are for the server).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
 #[path = "../support/mod.rs"]
 mod support;
 
