@@ -128,6 +128,74 @@ fn field_value(object: &ObjectMeta, field: &str) -> String {
     }
 }
 
+/// Per-container values of one namespace's pods: (pod, container) -> (quantity, sample time).
+type ContainerValues = HashMap<(String, String), (String, f64)>;
+
+/// The `PodMetrics` of `pods` (in their order) from their containers' CPU and memory values, as
+/// metrics-server reports them: a pod is left out when it has no CPU or no memory sample at all
+/// (it is starting or gone); a container with only one of the two reports the other as 0; the
+/// timestamp is the earliest sample's.
+fn pod_metrics_of(
+    namespace: &str,
+    pods: &[Arc<ObjectMeta>],
+    cpu: &ContainerValues,
+    memory: &ContainerValues,
+    window: Duration,
+) -> Vec<PodMetrics> {
+    let mut by_pod: BTreeMap<&str, BTreeMap<&str, CpuAndMemory<'_>>> = BTreeMap::new();
+    for ((pod, container), v) in cpu {
+        by_pod
+            .entry(pod)
+            .or_default()
+            .entry(container)
+            .or_default()
+            .0 = Some(v);
+    }
+    for ((pod, container), v) in memory {
+        by_pod
+            .entry(pod)
+            .or_default()
+            .entry(container)
+            .or_default()
+            .1 = Some(v);
+    }
+    let mut out = Vec::new();
+    for pod in pods {
+        let Some(containers) = by_pod.get(pod.name.as_str()) else {
+            tracing::debug!(pod = %pod.name, %namespace, "no resource metrics for pod");
+            continue;
+        };
+        let has_cpu = containers.values().any(|(c, _)| c.is_some());
+        let has_memory = containers.values().any(|(_, m)| m.is_some());
+        if !(has_cpu && has_memory) {
+            tracing::debug!(pod = %pod.name, %namespace, "pod lacks cpu or memory metrics; skipped");
+            continue;
+        }
+        let earliest = containers
+            .values()
+            .flat_map(|(c, m)| [c, m])
+            .flatten()
+            .map(|(_, ts)| *ts)
+            .fold(f64::INFINITY, f64::min);
+        out.push(PodMetrics {
+            namespace: namespace.to_string(),
+            name: pod.name.clone(),
+            labels: pod.labels.clone(),
+            timestamp: unix_timestamp(earliest),
+            window,
+            containers: containers
+                .iter()
+                .map(|(name, (c, m))| ContainerUsage {
+                    name: name.to_string(),
+                    cpu: c.map_or_else(|| "0".into(), |(v, _)| v.clone()),
+                    memory: m.map_or_else(|| "0".into(), |(v, _)| v.clone()),
+                })
+                .collect(),
+        });
+    }
+    out
+}
+
 impl Provider {
     async fn core_resource(&self, plural: &str) -> Result<ResourceInfo, ProviderError> {
         self.cluster
@@ -162,7 +230,7 @@ impl Provider {
         namespace: &str,
         names: &[String],
         format: Format,
-    ) -> Result<HashMap<(String, String), (String, f64)>, ProviderError> {
+    ) -> Result<ContainerValues, ProviderError> {
         let catalog = self.cluster.catalog();
         let built = queries.pods_query(&catalog, pods, namespace, names);
         let (query, result) = self.run_object_query(built).await?;
@@ -199,59 +267,13 @@ impl Provider {
                 Format::BinarySI
             ),
         );
-        let (cpu, memory) = (cpu?, memory?);
-        let mut by_pod: BTreeMap<&str, BTreeMap<&str, CpuAndMemory<'_>>> = BTreeMap::new();
-        for ((pod, container), v) in &cpu {
-            by_pod
-                .entry(pod)
-                .or_default()
-                .entry(container)
-                .or_default()
-                .0 = Some(v);
-        }
-        for ((pod, container), v) in &memory {
-            by_pod
-                .entry(pod)
-                .or_default()
-                .entry(container)
-                .or_default()
-                .1 = Some(v);
-        }
-        let mut out = Vec::new();
-        for pod in pods {
-            let Some(containers) = by_pod.get(pod.name.as_str()) else {
-                tracing::debug!(pod = %pod.name, %namespace, "no resource metrics for pod");
-                continue;
-            };
-            let has_cpu = containers.values().any(|(c, _)| c.is_some());
-            let has_memory = containers.values().any(|(_, m)| m.is_some());
-            if !(has_cpu && has_memory) {
-                tracing::debug!(pod = %pod.name, %namespace, "pod lacks cpu or memory metrics; skipped");
-                continue;
-            }
-            let earliest = containers
-                .values()
-                .flat_map(|(c, m)| [c, m])
-                .flatten()
-                .map(|(_, ts)| *ts)
-                .fold(f64::INFINITY, f64::min);
-            out.push(PodMetrics {
-                namespace: namespace.to_string(),
-                name: pod.name.clone(),
-                labels: pod.labels.clone(),
-                timestamp: unix_timestamp(earliest),
-                window: rules.window,
-                containers: containers
-                    .iter()
-                    .map(|(name, (c, m))| ContainerUsage {
-                        name: name.to_string(),
-                        cpu: c.map_or_else(|| "0".into(), |(v, _)| v.clone()),
-                        memory: m.map_or_else(|| "0".into(), |(v, _)| v.clone()),
-                    })
-                    .collect(),
-            });
-        }
-        Ok(out)
+        Ok(pod_metrics_of(
+            namespace,
+            pods,
+            &cpu?,
+            &memory?,
+            rules.window,
+        ))
     }
 
     /// Metrics of running pods; for one named pod, 404 when it is not running or has none.
@@ -402,3 +424,6 @@ impl Provider {
         Ok(metrics)
     }
 }
+
+#[cfg(test)]
+mod tests;
