@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use crate::prometheus::{PrometheusClient, SeriesInfo, Transfer};
 use crate::resources::{GroupResource, ResourceCatalog};
 use crate::rules::{Rule, Rules};
+use crate::telemetry::metrics::{ApiLabels, LookupLabels, metrics, unix_now};
 
 mod discovery;
 
@@ -140,6 +141,18 @@ pub struct Unavailable;
 enum Api {
     Custom,
     External,
+}
+
+/// Count an on-miss lookup and what it found.
+fn count_lookup(api: Api, outcome: &'static str) {
+    let api = match api {
+        Api::Custom => "custom",
+        Api::External => "external",
+    };
+    metrics()
+        .on_miss_lookups
+        .get_or_create(&LookupLabels { api, outcome })
+        .inc();
 }
 
 fn distinct_queries<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> Vec<String> {
@@ -302,6 +315,16 @@ impl Registry {
     }
 
     fn publish(&self, snapshot: Snapshot) {
+        let metrics = metrics();
+        for (api, count) in [
+            ("custom", snapshot.custom.len()),
+            ("external", snapshot.external.len()),
+        ] {
+            metrics
+                .registered_metrics
+                .get_or_create(&ApiLabels { api })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
         (self.listener)(&snapshot);
         self.snapshot.store(Arc::new(snapshot));
     }
@@ -325,6 +348,30 @@ impl Registry {
             .list(&all, catalog, self.options.discovery.timeout, &transfer)
             .await;
         let complete = |qs: &[String]| qs.iter().all(|q| listed.contains_key(q));
+        let metrics = metrics();
+        metrics
+            .relist_duration
+            .observe(started.elapsed().as_secs_f64());
+        for (api, queries) in [("custom", &custom_queries), ("external", &external_queries)] {
+            let labels = ApiLabels { api };
+            if complete(queries) {
+                let seen: usize = queries
+                    .iter()
+                    .filter_map(|q| listed.get(q))
+                    .map(Vec::len)
+                    .sum();
+                metrics
+                    .relist_series
+                    .get_or_create(&labels)
+                    .set(i64::try_from(seen).unwrap_or(i64::MAX));
+                metrics
+                    .relist_last_success
+                    .get_or_create(&labels)
+                    .set(unix_now());
+            } else {
+                metrics.relist_failures.get_or_create(&labels).inc();
+            }
+        }
         let _publishing = self.publishing.lock().await;
         let previous = self.snapshot();
         let mut next = Snapshot::default();
@@ -428,6 +475,8 @@ impl Registry {
             .candidates(api, metric)
             .iter()
             .any(|q| last.get(q).is_none_or(|run| !run.succeeded));
+        let outcome = if unknown { "unavailable" } else { "not_found" };
+        count_lookup(api, outcome);
         if unknown { Err(Unavailable) } else { Ok(None) }
     }
 
@@ -443,7 +492,10 @@ impl Registry {
         }
         self.on_miss(Api::Custom, &key.metric, catalog).await;
         match self.snapshot.load().custom.get(key) {
-            Some(s) => Ok(Some(s.clone())),
+            Some(s) => {
+                count_lookup(Api::Custom, "found");
+                Ok(Some(s.clone()))
+            }
             None => self.missing(Api::Custom, &key.metric),
         }
     }
@@ -459,7 +511,10 @@ impl Registry {
         }
         self.on_miss(Api::External, metric, catalog).await;
         match self.snapshot.load().external.get(metric) {
-            Some(s) => Ok(Some(s.clone())),
+            Some(s) => {
+                count_lookup(Api::External, "found");
+                Ok(Some(s.clone()))
+            }
             None => self.missing(Api::External, metric),
         }
     }

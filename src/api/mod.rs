@@ -5,6 +5,7 @@
 //! (the controller manager sends `application/vnd.kubernetes.protobuf, */*`): never a 406.
 //! Bodies are pretty-printed for `?pretty=true` and for curl and wget, as the apiserver does.
 
+pub mod class;
 pub mod discovery;
 pub mod routes;
 pub mod status;
@@ -199,6 +200,14 @@ async fn handle(State(state): State<Arc<ApiState>>, request: Request) -> Respons
     }
     if path == "/version" {
         return json_response(StatusCode::OK, encode(&version_info(), true));
+    }
+    if path == "/metrics" && method == Method::GET {
+        let mut response = Response::new(Body::from(crate::telemetry::metrics::metrics().encode()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::telemetry::metrics::CONTENT_TYPE),
+        );
+        return response;
     }
     if method != Method::GET {
         let e = ApiError::MethodNotAllowed(format!("{method} is not supported"));

@@ -369,6 +369,9 @@ pub struct LogArgs {
     /// Verbosity, as klog's: 0-2 info, 3-5 debug, 6 and more every Prometheus call.
     #[arg(long = "v", short = 'v', value_name = "LEVEL", default_value_t = 0)]
     pub verbosity: u8,
+    /// Log line format: text or json.
+    #[arg(long, visible_alias = "logging-format", value_enum, default_value_t = telemetry::LogFormat::Text)]
+    pub log_format: telemetry::LogFormat,
     /// Logs go to stderr (klog's flag; `false` is accepted and has no effect).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "true", value_parser = parse_go_bool)]
     pub logtostderr: bool,
@@ -732,6 +735,13 @@ impl RegistryFactory {
     }
 }
 
+fn count_reload(outcome: &'static str) {
+    telemetry::metrics::metrics()
+        .reloads
+        .get_or_create(&telemetry::metrics::OutcomeLabels { outcome })
+        .inc();
+}
+
 /// How often the first relist of reloaded rules is tried again while it fails.
 const PENDING_RETRY: Duration = Duration::from_secs(10);
 
@@ -769,6 +779,7 @@ async fn watch_config(
         match source.poll(forced).await {
             Poll::Unchanged => {}
             Poll::Refused(e) => {
+                count_reload("refused");
                 tracing::error!("the rules file was refused; the previous rules keep serving:\n{e}")
             }
             Poll::Reloaded(rules) => {
@@ -782,10 +793,15 @@ async fn watch_config(
         // and the relist is tried again at every tick.
         if let Some(next) = pending.take() {
             if next.relist(&cluster.catalog()).await {
+                count_reload("applied");
+                telemetry::metrics::metrics()
+                    .reload_last_success
+                    .set(telemetry::metrics::unix_now());
                 let rules = next.rules().clone();
                 registry.store(Arc::new(next));
                 tracing::info!(custom = rules.custom.len(), external = rules.external.len(), file = %source.path().display(), "rules reloaded");
             } else {
+                count_reload("pending");
                 tracing::warn!(file = %source.path().display(), "the new rules' first relist failed; the previous rules keep serving until it succeeds");
                 pending = Some(next);
             }
@@ -811,7 +827,7 @@ async fn termination() {
 
 /// Start the server and run until SIGTERM; returns after draining.
 pub async fn run(args: ServeArgs) -> Result<(), StartError> {
-    telemetry::init_logging(args.log.verbosity);
+    telemetry::init_logging(args.log.verbosity, args.log.log_format);
     if let Some(warning) = args.inert.warning() {
         tracing::warn!("{warning}");
     }
@@ -829,6 +845,9 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         )
     })?;
     let (source, rules) = ConfigSource::open(config).await?;
+    telemetry::metrics::metrics()
+        .reload_last_success
+        .set(telemetry::metrics::unix_now());
     let rules = Arc::new(rules);
     for warning in &rules.warnings {
         tracing::warn!("{}:{warning}", config.display());

@@ -20,6 +20,7 @@ use super::Labels;
 use super::index::{Key, ObjectIndex};
 use crate::resources::{GroupResource, ResourceInfo};
 use crate::selector::Selector;
+use crate::telemetry::metrics::{ResourceLabels, metrics};
 
 /// What the adapter keeps of an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,10 +127,18 @@ impl ObjectCache {
         let gr = resource.group_resource();
         let objects: Arc<Objects> = Arc::default();
         let shared = objects.clone();
+        let labels = ResourceLabels {
+            resource: gr.to_string(),
+        };
         let task = tokio::spawn(async move {
             let mut stream = watcher::watcher(api, config).default_backoff().boxed();
             let mut buffer = ObjectIndex::default();
             let write = || shared.write().unwrap_or_else(|p| p.into_inner());
+            let metrics = metrics();
+            let objects_gauge = metrics.cache_objects.get_or_create(&labels).clone();
+            let synced_gauge = metrics.cache_synced.get_or_create(&labels).clone();
+            synced_gauge.set(0);
+            let count = |index: &ObjectIndex| i64::try_from(index.len()).unwrap_or(i64::MAX);
             while let Some(event) = stream.next().await {
                 match event {
                     Ok(Event::Init) => buffer = ObjectIndex::default(),
@@ -139,6 +148,8 @@ impl ObjectCache {
                         }
                     }
                     Ok(Event::InitDone) => {
+                        objects_gauge.set(count(&buffer));
+                        synced_gauge.set(1);
                         *write() = std::mem::take(&mut buffer);
                         if *state_tx.borrow() != CacheState::Ready {
                             tracing::info!(resource = %gr, "watching");
@@ -147,12 +158,16 @@ impl ObjectCache {
                     }
                     Ok(Event::Apply(obj)) => {
                         if let Some((k, v)) = meta_of(&obj) {
-                            write().insert(k, v);
+                            let mut objects = write();
+                            objects.insert(k, v);
+                            objects_gauge.set(count(&objects));
                         }
                     }
                     Ok(Event::Delete(obj)) => {
                         if let Some((k, _)) = meta_of(&obj) {
-                            write().remove(&k);
+                            let mut objects = write();
+                            objects.remove(&k);
+                            objects_gauge.set(count(&objects));
                         }
                     }
                     Err(e) => {

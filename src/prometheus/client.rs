@@ -12,6 +12,7 @@ use super::Error;
 use super::body;
 use super::credentials::{self, ServerTrust};
 use super::response::{Decode, QueryResult};
+use crate::telemetry::metrics::{CallLabels, CallOutcomeLabels, metrics};
 
 /// The HTTP verb for API calls (`--prometheus-verb`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -133,6 +134,21 @@ fn api_url(base: &reqwest::Url, path: &str) -> reqwest::Url {
     url.set_path(&joined);
     url.set_query(None);
     url
+}
+
+/// The kind of a call, from its API path: a bounded label value.
+fn call_kind(path: &str) -> &'static str {
+    if path.ends_with("/query") {
+        "query"
+    } else if path.ends_with("/series") {
+        "series"
+    } else if path.ends_with("/labels") {
+        "labels"
+    } else if path.ends_with("/values") {
+        "label_values"
+    } else {
+        "other"
+    }
 }
 
 /// An error and its causes, `a: b: c`: reqwest's own message is often only "builder error".
@@ -285,6 +301,43 @@ impl PrometheusClient {
         verb: Verb,
         timeout: Duration,
     ) -> Result<(T, u64), Error> {
+        let started = Instant::now();
+        let kind = CallLabels {
+            kind: call_kind(url.path()),
+        };
+        let result = self.call(url, params, verb, timeout).await;
+        let metrics = metrics();
+        metrics
+            .prometheus_duration
+            .get_or_create(&kind)
+            .observe(started.elapsed().as_secs_f64());
+        if let Ok((_, bytes)) = &result {
+            metrics.prometheus_bytes.get_or_create(&kind).inc_by(*bytes);
+        }
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(Error::Timeout { .. }) => "timeout",
+            Err(Error::Transport { .. }) => "transport",
+            Err(Error::Saturated(_)) => "saturated",
+            Err(_) => "error",
+        };
+        metrics
+            .prometheus_calls
+            .get_or_create(&CallOutcomeLabels {
+                kind: kind.kind,
+                outcome,
+            })
+            .inc();
+        result
+    }
+
+    async fn call<T: Decode>(
+        &self,
+        url: &reqwest::Url,
+        params: &[(&str, &str)],
+        verb: Verb,
+        timeout: Duration,
+    ) -> Result<(T, u64), Error> {
         let inner = &self.inner;
         let mut request = match verb {
             Verb::Get => inner.http.get(url.clone()).query(params),
@@ -344,7 +397,10 @@ impl PrometheusClient {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
             match in_flight.get(query) {
-                Some(pending) => pending.clone(),
+                Some(pending) => {
+                    metrics().coalesced_queries.inc();
+                    pending.clone()
+                }
                 None => {
                     let (answer, pending) = watch::channel(None);
                     in_flight.insert(query.to_string(), pending.clone());

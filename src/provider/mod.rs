@@ -145,6 +145,7 @@ impl Provider {
     /// Run a query and return its vector; anything else is a fetch failure, logged with the
     /// query (the client only learns that fetching failed).
     async fn vector(&self, query: &str) -> Result<Arc<QueryResult>, ProviderError> {
+        tracing::debug!(%query, "prometheus query");
         match self.prometheus.query(query).await {
             Ok(result) => Ok(result),
             Err(e) => {

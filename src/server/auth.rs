@@ -36,6 +36,7 @@ use axum::response::Response;
 
 use crate::api::{self, status::ApiError};
 use crate::kube::{AuthenticationConfig, Reviewer, UserInfo};
+use crate::telemetry::metrics::{ReviewKindLabels, ReviewLabels, metrics};
 
 /// The client certificate chain of a connection (leaf first), as a request extension.
 #[derive(Debug, Clone, Default)]
@@ -250,6 +251,20 @@ pub async fn admit(State(auth): State<Arc<Auth>>, request: Request, next: Next) 
     next.run(request).await
 }
 
+fn count_review(kind: &'static str, outcome: &'static str) {
+    metrics()
+        .reviews
+        .get_or_create(&ReviewLabels { kind, outcome })
+        .inc();
+}
+
+fn count_cache_hit(kind: &'static str) {
+    metrics()
+        .review_cache_hits
+        .get_or_create(&ReviewKindLabels { kind })
+        .inc();
+}
+
 /// The cause of a 500 when authorization could not be decided.
 const AUTHORIZATION_FAILED: &str =
     "the request could not be authorized: the SubjectAccessReview failed";
@@ -347,15 +362,23 @@ impl Auth {
     async fn review_token(&self, token: &str) -> Option<UserInfo> {
         let key = token_digest(token);
         if let Some(cached) = self.tokens.get(&key).await {
+            count_cache_hit("token");
             return cached;
         }
         match self.tokens_reviewer.token_review(token).await {
             Ok(user) => {
+                let outcome = if user.is_some() {
+                    "authenticated"
+                } else {
+                    "unauthenticated"
+                };
+                count_review("token", outcome);
                 self.tokens.insert(key, user.clone()).await;
                 user
             }
             // As kube-apiserver: a token that cannot be reviewed is not authenticated (401).
             Err(e) => {
+                count_review("token", "error");
                 tracing::warn!(error = %e, "TokenReview failed");
                 None
             }
@@ -381,18 +404,26 @@ impl Auth {
         let spec = attributes.review_spec(user);
         let key = serde_json::to_string(&spec).unwrap_or_default();
         if self.allowed.get(&key).await.is_some() {
+            count_cache_hit("access");
             return Ok(());
         }
-        if self.denied.get(&key).await.is_none() {
+        if self.denied.get(&key).await.is_some() {
+            count_cache_hit("access");
+        } else {
             // As kube-apiserver: an authorizer that fails is a 500, not a refusal.
             let failed = || ApiError::Internal(AUTHORIZATION_FAILED.into());
             match self.access_reviewer.access_review(spec).await {
                 Ok(true) => {
+                    count_review("access", "allowed");
                     self.allowed.insert(key, ()).await;
                     return Ok(());
                 }
-                Ok(false) => self.denied.insert(key, ()).await,
+                Ok(false) => {
+                    count_review("access", "denied");
+                    self.denied.insert(key, ()).await
+                }
                 Err(e) => {
+                    count_review("access", "error");
                     tracing::warn!(error = %e, "SubjectAccessReview failed");
                     return Err(failed());
                 }

@@ -1,5 +1,6 @@
 //! The layers around the API router, outermost first: the headers every answer carries; the
-//! in-flight limit and the request deadline; the panic guard; authentication and authorization.
+//! request metrics and log line; the in-flight limit and the request deadline; the panic guard;
+//! authentication and authorization.
 //! Each refuses with a `Status`, as kube-apiserver's filters do, and the router only sees
 //! requests that passed them all: a new route cannot skip authorization.
 
@@ -17,6 +18,7 @@ use tokio::sync::Semaphore;
 
 use super::auth::{self, Auth};
 use crate::api::{self, status::ApiError};
+use crate::telemetry::metrics::{RequestLabels, RouteLabels, metrics};
 
 /// Bounds of the request path.
 #[derive(Debug, Clone)]
@@ -46,6 +48,7 @@ pub fn stack(router: Router, auth: Option<Arc<Auth>>, limits: &Limits) -> Router
     router
         .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn_with_state(admission, admit))
+        .layer(middleware::from_fn(observe))
         .layer(middleware::map_response(standard_headers))
 }
 
@@ -82,6 +85,64 @@ async fn admit(State(admission): State<Arc<Admission>>, request: Request, next: 
             api::error_response(&ApiError::Timeout, pretty)
         }
     }
+}
+
+/// Counts the request in flight and, once answered, in the request metrics; writes the request
+/// log line (at info, health checks at debug): method, route class, resource and metric as
+/// sent, status, latency and the aggregator's `Audit-ID`.
+async fn observe(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let path = request.uri().path().to_string();
+    let method = request.method().clone();
+    let audit_id = request
+        .headers()
+        .get("audit-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let metrics = metrics();
+    metrics.requests_in_flight.inc();
+    let response = next.run(request).await;
+    metrics.requests_in_flight.dec();
+    let class = api::class::classify(&path);
+    let code = response.status().as_u16();
+    let elapsed = started.elapsed();
+    let route = RouteLabels {
+        group: class.group,
+        version: class.version,
+        route: class.route,
+    };
+    metrics
+        .request_duration
+        .get_or_create(&route)
+        .observe(elapsed.as_secs_f64());
+    metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            group: class.group,
+            version: class.version,
+            route: class.route,
+            code,
+        })
+        .inc();
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let audit_id = audit_id.as_deref().unwrap_or_default();
+    if class.route == "health" {
+        tracing::debug!(%method, route = %class.route, status = code, latency_ms, "request");
+    } else {
+        tracing::info!(
+            %method,
+            group = %class.group,
+            version = %class.version,
+            route = %class.route,
+            resource = %class.resource,
+            metric = %class.metric,
+            status = code,
+            latency_ms,
+            audit_id = %audit_id,
+            "request"
+        );
+    }
+    response
 }
 
 fn panic_message(panic: &(dyn Any + Send)) -> &str {

@@ -22,6 +22,7 @@ mod discovery;
 mod docs;
 mod external_and_resource;
 mod lifecycle;
+mod operating;
 mod prometheus_client;
 mod reload;
 mod tls;
