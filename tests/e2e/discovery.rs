@@ -512,3 +512,93 @@ async fn both_discovery_modes_agree_on_blocks_written_by_promtool() {
         "{names:#?}"
     );
 }
+
+/// A plain HTTP front for `upstream` that holds every answer for `delay`, on every connection
+/// (a TCP-level delay would only hold the first answer of a kept-alive connection).
+async fn delaying_front(upstream: String, delay: Duration) -> String {
+    use axum::body::{Body, Bytes};
+    use axum::http::{HeaderMap, Method, Uri};
+    use axum::response::Response;
+
+    let http = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let http = http.clone();
+        let upstream = upstream.clone();
+        async move {
+            tokio::time::sleep(delay).await;
+            let mut request = http.request(method, format!("{upstream}{uri}")).body(body);
+            if let Some(ct) = headers.get("content-type") {
+                request = request.header("content-type", ct);
+            }
+            let answer = request.send().await.expect("prometheus answers");
+            let status = answer.status();
+            let mut response = Response::new(Body::from(answer.bytes().await.unwrap()));
+            *response.status_mut() = status;
+            response
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum::Router::new().fallback(handler)).await;
+    });
+    format!("http://{address}")
+}
+
+/// Relist calls are bounded by `--prometheus-discovery-timeout`, queries by
+/// `--prometheus-timeout`: behind a backend that takes 2 s per answer, a relist allowed 5 s
+/// succeeds where a query allowed 1 s fails, and the other way round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_calls_have_their_own_timeout() {
+    let world = World::asr(2.0, |_, _| {}).await;
+    let slow = delaying_front(
+        world.prometheus.base_url().to_string(),
+        Duration::from_secs(2),
+    )
+    .await;
+    let value =
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/asr_active_requests";
+
+    let adapter = world
+        .adapter_at(
+            Adapter::builder(crate::support::world::ASR_RULES)
+                .arg("--prometheus-timeout=1s")
+                .arg("--prometheus-discovery-timeout=5s")
+                .arg("--metrics-on-miss-interval=0"),
+            &slow,
+        )
+        .await;
+    let doc = adapter.get_ok(V1).await;
+    assert!(
+        doc.to_string().contains("pods/asr_active_requests"),
+        "{doc}"
+    );
+    let (status, body) = adapter.get(value).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(
+        adapter.log_tail(100).contains("timed out after 1s"),
+        "{}",
+        adapter.log_tail(30)
+    );
+    drop(adapter);
+
+    let adapter = world
+        .adapter_at(
+            Adapter::builder(crate::support::world::ASR_RULES)
+                .arg("--prometheus-timeout=5s")
+                .arg("--prometheus-discovery-timeout=1s")
+                .arg("--metrics-on-miss-interval=0"),
+            &slow,
+        )
+        .await;
+    let doc = adapter.get_ok(V1).await;
+    assert_eq!(doc["resources"], json!([]), "{doc}");
+    let log = adapter.log_tail(100);
+    assert!(
+        log.contains("unable to update list of all metrics"),
+        "{log}"
+    );
+    assert!(log.contains("timed out after 1s"), "{log}");
+    let (status, _) = adapter.get(value).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
