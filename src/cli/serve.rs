@@ -26,7 +26,7 @@ use crate::reload::{ConfigSource, Poll};
 use crate::rules::Rules;
 use crate::server::auth::{Auth, AuthOptions};
 use crate::server::tls::{self, TlsOptions};
-use crate::server::{self, ServeOptions};
+use crate::server::{self, Limits, ServeOptions};
 use crate::{rules, telemetry};
 
 /// Parse a Go duration (`10m`, `1m30s`, `1.5h`, `500ms`, `0`), as Go's `time.ParseDuration`.
@@ -62,6 +62,14 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
         total += number * scale;
     }
     Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+/// A Go duration that is not zero.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_go_duration(text)? {
+        d if d.is_zero() => Err("must be more than 0".into()),
+        d => Ok(d),
+    }
 }
 
 /// Where and how to reach Prometheus.
@@ -103,8 +111,33 @@ pub struct PrometheusArgs {
     pub prometheus_timeout: Duration,
     /// Timeout of each call of a relist (no client waits on it; a series listing of a big
     /// Prometheus takes longer than a query).
-    #[arg(long, default_value = "1m", value_parser = parse_go_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_go_duration)]
     pub prometheus_discovery_timeout: Duration,
+    /// Calls to Prometheus in progress at once; more wait for a free one (within their timeout).
+    #[arg(long, value_name = "N", default_value = "32", value_parser = parse_positive_count)]
+    pub prometheus_max_concurrency: usize,
+    /// The largest Prometheus answer accepted, decompressed (a Kubernetes quantity: 256Mi).
+    #[arg(long, value_name = "BYTES", default_value = "256Mi", value_parser = parse_byte_size)]
+    pub prometheus_max_response_size: usize,
+}
+
+fn parse_positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("{text:?} is not a positive whole number")),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// A byte count written as a Kubernetes quantity (`1048576`, `512Ki`, `256Mi`, `1Gi`).
+fn parse_byte_size(text: &str) -> Result<usize, String> {
+    let bytes = text
+        .parse::<crate::quantity::Quantity>()
+        .map_err(|e| format!("{text:?} is not a size: {e}"))?
+        .as_f64();
+    if bytes.fract() != 0.0 || !(1.0..=(1u64 << 50) as f64).contains(&bytes) {
+        return Err(format!("{text:?} is not a size between 1 and 1Pi bytes"));
+    }
+    Ok(bytes as usize)
 }
 
 fn parse_verb(text: &str) -> Result<Verb, String> {
@@ -152,6 +185,18 @@ pub struct ServingArgs {
     /// Serve HTTP/1.1 only.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "false", value_parser = parse_go_bool)]
     pub disable_http2: bool,
+    /// Requests served at once; beyond it, 429 with Retry-After (health checks are not counted).
+    #[arg(long, value_name = "N", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_requests_inflight: u32,
+    /// How long a request may take before it is answered 504.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_positive_duration)]
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers (HTTP/1.1).
+    #[arg(long, value_name = "DURATION", default_value = "32s", value_parser = parse_positive_duration)]
+    pub header_read_timeout: Duration,
+    /// How long a connection with no request in flight stays open (HTTP/1.1 and h2).
+    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = parse_positive_duration)]
+    pub idle_timeout: Duration,
     /// Concurrent HTTP/2 streams per connection (0: library default).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub http2_max_streams_per_connection: u32,
@@ -636,7 +681,8 @@ fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> 
             .zip(args.prometheus_client_tls_key_file.clone()),
         kubeconfig: args.prometheus_auth_config.clone(),
         timeout: args.prometheus_timeout,
-        max_response_bytes: 512 << 20,
+        max_response_bytes: args.prometheus_max_response_size,
+        max_concurrency: args.prometheus_max_concurrency,
     };
     if args.prometheus_auth_incluster {
         config
@@ -799,7 +845,6 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         provider,
         discovery,
         ready: Box::new(move || ready_registry.load().listed_once()),
-        auth: Some(auth),
     });
     let relist = {
         let cluster = cluster.clone();
@@ -838,13 +883,23 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         ))
     })?;
     tracing::info!(%address, prometheus = %args.prometheus.prometheus_url, "serving");
+    let app = server::stack(
+        api::router(state),
+        Some(auth),
+        &Limits {
+            max_in_flight: args.serving.max_requests_inflight as usize,
+            request_timeout: args.serving.request_timeout,
+        },
+    );
     server::serve(
         listener,
         tls,
-        api::router(state),
+        app,
         ServeOptions {
             http2_max_streams: args.serving.http2_max_streams_per_connection,
             drain_timeout: args.shutdown_drain_timeout,
+            header_read_timeout: args.serving.header_read_timeout,
+            idle_timeout: args.serving.idle_timeout,
         },
         termination(),
     )

@@ -5,9 +5,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
 use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderName, HeaderValue};
+use tokio::sync::{Semaphore, watch};
 
 use super::Error;
 use super::body;
@@ -44,8 +43,10 @@ pub struct ClientConfig {
     pub kubeconfig: Option<PathBuf>,
     /// Per-request timeout of queries, also sent to Prometheus as `timeout`.
     pub timeout: Duration,
-    /// Largest response body accepted.
+    /// Largest response body accepted (`--prometheus-max-response-size`).
     pub max_response_bytes: usize,
+    /// Calls to Prometheus in progress at once (`--prometheus-max-concurrency`); more wait.
+    pub max_concurrency: usize,
 }
 
 /// A configuration that cannot work; the message names the flag to fix.
@@ -71,7 +72,11 @@ pub enum ConfigError {
     },
 }
 
-type SharedQuery = Shared<BoxFuture<'static, Result<Arc<QueryResult>, Arc<Error>>>>;
+/// The answer to a query, shared by every caller that asked while it was in flight.
+type QueryOutcome = Result<Arc<QueryResult>, Arc<Error>>;
+
+/// A query in flight: its answer, once there.
+type Pending = watch::Receiver<Option<QueryOutcome>>;
 
 /// A Prometheus API client. Cheap to clone.
 #[derive(Clone)]
@@ -90,7 +95,28 @@ struct Inner {
     token_file: Option<PathBuf>,
     query_url: reqwest::Url,
     token: Mutex<Option<CachedToken>>,
-    in_flight: Mutex<HashMap<String, SharedQuery>>,
+    /// Identical queries in flight, each run by its own task.
+    in_flight: Mutex<HashMap<String, Pending>>,
+    /// One permit per call to Prometheus in progress (`--prometheus-max-concurrency`).
+    slots: Semaphore,
+}
+
+/// Removes a query's in-flight entry when its task ends, however it ends: the entry of a
+/// query whose callers all went away never outlives the call.
+struct InFlightEntry {
+    client: PrometheusClient,
+    query: String,
+}
+
+impl Drop for InFlightEntry {
+    fn drop(&mut self) {
+        self.client
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.query);
+    }
 }
 
 struct CachedToken {
@@ -137,6 +163,9 @@ pub(crate) fn format_time(t: SystemTime) -> String {
 impl PrometheusClient {
     /// Build a client; fails with a message naming the flag when a file or value is unusable.
     pub fn new(config: ClientConfig) -> Result<PrometheusClient, ConfigError> {
+        // reqwest panics without a process-wide rustls provider; the binary installs ring at
+        // start, and so does any other user of the library here (an error: one is installed).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
@@ -190,9 +219,10 @@ impl PrometheusClient {
                 authorization: credentials.authorization,
                 token_file,
                 query_url: api_url(&config.url, "api/v1/query"),
-                config,
                 token: Mutex::new(None),
                 in_flight: Mutex::new(HashMap::new()),
+                slots: Semaphore::new(config.max_concurrency.max(1)),
+                config,
             }),
         };
         // Fail at startup, not on the first request, when the token file is unreadable.
@@ -273,6 +303,13 @@ impl PrometheusClient {
                 tracing::warn!(error = %e, "prometheus token unavailable");
             }
         }
+        // The wait for a free slot counts against the call's timeout.
+        let started = Instant::now();
+        let _slot = tokio::time::timeout(timeout, inner.slots.acquire())
+            .await
+            .map_err(|_| Error::Saturated(inner.config.max_concurrency))?
+            .map_err(|_| Error::Saturated(inner.config.max_concurrency))?;
+        let request = request.timeout(timeout.saturating_sub(started.elapsed()));
         tracing::trace!(%url, ?params, "prometheus request");
         let transport = |source: reqwest::Error| {
             if source.is_timeout() {
@@ -295,36 +332,46 @@ impl PrometheusClient {
         body::read(response, inner.config.max_response_bytes, transport).await
     }
 
-    /// An instant query at the current time. Concurrent calls with the same query share one
-    /// request to Prometheus and its result.
-    pub async fn query(&self, query: &str) -> Result<Arc<QueryResult>, Arc<Error>> {
-        let shared = {
+    /// An instant query at the current time. Calls with the same query while one is in flight
+    /// share its answer; the query runs in a task of its own, so callers that go away (a client
+    /// timeout, an h2 reset) cannot strand it, and its entry is removed the moment it ends: a
+    /// call made after that asks Prometheus anew, so no answer is older than the call.
+    pub async fn query(&self, query: &str) -> QueryOutcome {
+        let mut pending = {
             let mut in_flight = self
                 .inner
                 .in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            if let Some(existing) = in_flight.get(query) {
-                existing.clone()
-            } else {
-                let this = self.clone();
-                let key = query.to_string();
-                let fut: BoxFuture<'static, Result<Arc<QueryResult>, Arc<Error>>> = async move {
-                    let result = this.query_now(&key).await.map(Arc::new).map_err(Arc::new);
-                    this.inner
-                        .in_flight
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&key);
-                    result
+            match in_flight.get(query) {
+                Some(pending) => pending.clone(),
+                None => {
+                    let (answer, pending) = watch::channel(None);
+                    in_flight.insert(query.to_string(), pending.clone());
+                    let entry = InFlightEntry {
+                        client: self.clone(),
+                        query: query.to_string(),
+                    };
+                    tokio::spawn(async move {
+                        let outcome = entry
+                            .client
+                            .query_now(&entry.query)
+                            .await
+                            .map(Arc::new)
+                            .map_err(Arc::new);
+                        drop(entry);
+                        answer.send_replace(Some(outcome));
+                    });
+                    pending
                 }
-                .boxed();
-                let shared = fut.shared();
-                in_flight.insert(query.to_string(), shared.clone());
-                shared
             }
         };
-        shared.await
+        match pending.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome
+                .clone()
+                .unwrap_or_else(|| Err(Arc::new(Error::Abandoned))),
+            Err(_) => Err(Arc::new(Error::Abandoned)),
+        }
     }
 
     async fn query_now(&self, query: &str) -> Result<QueryResult, Error> {
@@ -343,29 +390,4 @@ impl PrometheusClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_trimmed_unix_seconds() {
-        let t = |ms: u64| format_time(UNIX_EPOCH + Duration::from_millis(ms));
-        assert_eq!(t(1_700_000_000_000), "1700000000");
-        assert_eq!(t(1_700_000_000_123), "1700000000.123");
-        assert_eq!(t(1_700_000_000_100), "1700000000.1");
-        assert_eq!(t(1_700_000_000_120), "1700000000.12");
-    }
-
-    #[test]
-    fn api_paths_keep_the_base_path_and_drop_its_query() {
-        let base = reqwest::Url::parse("http://prom:9090/sub/path/?x=1").unwrap();
-        assert_eq!(
-            api_url(&base, "api/v1/series").as_str(),
-            "http://prom:9090/sub/path/api/v1/series"
-        );
-        let bare = reqwest::Url::parse("http://prom:9090").unwrap();
-        assert_eq!(
-            api_url(&bare, "api/v1/query").as_str(),
-            "http://prom:9090/api/v1/query"
-        );
-    }
-}
+mod tests;

@@ -50,6 +50,14 @@ pub enum Error {
     #[error("bad_response: {0}")]
     Decode(String),
     /// The body is larger than we accept.
-    #[error("bad_response: response body larger than {0} bytes")]
+    #[error("bad_response: response body larger than {0} bytes (--prometheus-max-response-size)")]
     TooLarge(usize),
+    /// Every slot of `--prometheus-max-concurrency` stayed busy for the call's whole timeout.
+    #[error(
+        "no free connection to Prometheus within the timeout: all {0} (--prometheus-max-concurrency) stayed busy"
+    )]
+    Saturated(usize),
+    /// The task running a shared query ended without an answer.
+    #[error("the query ended without an answer")]
+    Abandoned,
 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{MetricValue, ObjectReference, Provider, ProviderError, sample_quantity};
+use super::{MetricValue, ObjectReference, Provider, ProviderError, list_failed, sample_quantity};
 use crate::prometheus::QueryResult;
 use crate::quantity::Format;
 use crate::registry::MetricKey;
@@ -59,10 +59,7 @@ impl Provider {
                     .cluster
                     .list(&info, req.namespace.as_deref(), &req.label_selector, None)
                     .await
-                    .map_err(|e| {
-                        tracing::warn!(resource = %key.resource, error = %e, "listing objects failed");
-                        ProviderError::ListFailed
-                    })?;
+                    .map_err(|e| list_failed(&key.resource.to_string(), e))?;
                 objects.iter().map(|o| o.name.clone()).collect()
             }
         };

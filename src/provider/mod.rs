@@ -107,9 +107,10 @@ pub enum ProviderError {
         /// `podmetrics.metrics.k8s.io "ns/name" not found`
         message: String,
     },
-    /// The objects could not be listed (500).
+    /// The objects could not be listed (500), with the cause when an operator can act on it
+    /// (a missing permission, a removed CRD).
     #[error("unable to list matching resources")]
-    ListFailed,
+    ListFailed(Option<String>),
     /// Prometheus failed or answered something unusable (500).
     #[error("unable to fetch metrics")]
     FetchFailed,
@@ -151,6 +152,15 @@ impl Provider {
                 Err(ProviderError::FetchFailed)
             }
         }
+    }
+}
+
+/// A failed object listing, logged; the cause goes to the client when it says what to fix.
+fn list_failed(what: &str, error: crate::kube::Error) -> ProviderError {
+    tracing::warn!(error = %error, "listing {what} failed");
+    match error {
+        crate::kube::Error::NotSynced(cause) => ProviderError::ListFailed(Some(cause)),
+        _ => ProviderError::ListFailed(None),
     }
 }
 

@@ -30,6 +30,11 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::api::{self, status::ApiError};
 use crate::kube::{AuthenticationConfig, Reviewer, UserInfo};
 
 /// The client certificate chain of a connection (leaf first), as a request extension.
@@ -191,42 +196,63 @@ pub struct AuthOptions {
     pub unauthorized_ttl: Duration,
 }
 
-/// Why a request is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// 401: credentials that could not be verified.
-    Unauthorized,
-    /// 403, with the apiserver's message and the object details.
-    Forbidden {
-        /// The message.
-        message: String,
-        /// `details.name`
-        name: String,
-        /// `details.group`
-        group: String,
-        /// `details.kind`
-        kind: String,
-    },
-}
-
 /// Authentication and authorization of requests.
 pub struct Auth {
     trust: ArcSwap<Trust>,
     tokens_reviewer: Reviewer,
     access_reviewer: Reviewer,
     options: AuthOptions,
-    tokens: Cache<String, Option<UserInfo>>,
+    /// Token reviews by the SHA-256 of the token: a cache of raw tokens would keep secrets, and
+    /// let long tokens grow it.
+    tokens: Cache<TokenDigest, Option<UserInfo>>,
     allowed: Cache<String, ()>,
     denied: Cache<String, ()>,
 }
 
+/// The SHA-256 of a bearer token.
+type TokenDigest = [u8; 32];
+
+fn token_digest(token: &str) -> TokenDigest {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut key = [0; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
+}
+
 /// A TTL cache bounded in size, so that a flood of distinct tokens or paths cannot grow it.
-fn bounded_cache<V: Clone + Send + Sync + 'static>(ttl: Duration) -> Cache<String, V> {
+fn bounded_cache<K, V>(ttl: Duration) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     Cache::builder()
         .time_to_live(ttl)
         .max_capacity(100_000)
         .build()
 }
+
+/// The authentication and authorization layer: who is asking (401 when a credential does not
+/// verify), and may they (403; 500 when the cluster cannot say).
+pub async fn admit(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
+    let pretty = api::request_wants_pretty(&request);
+    let peer = request.extensions().get::<PeerCertificates>();
+    let user = match auth.authenticate(peer, request.headers()).await {
+        Ok(user) => user,
+        Err(e) => return api::error_response(&e, pretty),
+    };
+    if let Err(e) = auth
+        .authorize(&user, request.method(), request.uri().path())
+        .await
+    {
+        tracing::debug!(user = %user.name, path = %request.uri().path(), "refused");
+        return api::error_response(&e, pretty);
+    }
+    next.run(request).await
+}
+
+/// The cause of a 500 when authorization could not be decided.
+const AUTHORIZATION_FAILED: &str =
+    "the request could not be authorized: the SubjectAccessReview failed";
 
 /// The system:authenticated group every authenticated user has.
 const AUTHENTICATED: &str = "system:authenticated";
@@ -266,7 +292,7 @@ impl Auth {
         &self,
         peer: Option<&PeerCertificates>,
         headers: &HeaderMap,
-    ) -> Result<UserInfo, Refusal> {
+    ) -> Result<UserInfo, ApiError> {
         let trust = self.trust.load_full();
         let chain = peer.map(|p| p.0.as_slice()).filter(|c| !c.is_empty());
         let mut failed = false;
@@ -301,11 +327,11 @@ impl Auth {
         if let Some(token) = bearer_token(headers) {
             return match self.review_token(token).await {
                 Some(user) => Ok(with_authenticated(user)),
-                None => Err(Refusal::Unauthorized),
+                None => Err(ApiError::Unauthorized),
             };
         }
         if failed {
-            return Err(Refusal::Unauthorized);
+            return Err(ApiError::Unauthorized);
         }
         Ok(UserInfo {
             name: "system:anonymous".into(),
@@ -315,14 +341,16 @@ impl Auth {
     }
 
     async fn review_token(&self, token: &str) -> Option<UserInfo> {
-        if let Some(cached) = self.tokens.get(token).await {
+        let key = token_digest(token);
+        if let Some(cached) = self.tokens.get(&key).await {
             return cached;
         }
         match self.tokens_reviewer.token_review(token).await {
             Ok(user) => {
-                self.tokens.insert(token.to_string(), user.clone()).await;
+                self.tokens.insert(key, user.clone()).await;
                 user
             }
+            // As kube-apiserver: a token that cannot be reviewed is not authenticated (401).
             Err(e) => {
                 tracing::warn!(error = %e, "TokenReview failed");
                 None
@@ -336,7 +364,7 @@ impl Auth {
         user: &UserInfo,
         method: &Method,
         path: &str,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), ApiError> {
         if self.always_allowed_path(path)
             || user
                 .groups
@@ -352,13 +380,18 @@ impl Auth {
             return Ok(());
         }
         if self.denied.get(&key).await.is_none() {
+            // As kube-apiserver: an authorizer that fails is a 500, not a refusal.
+            let failed = || ApiError::Internal(AUTHORIZATION_FAILED.into());
             match self.access_reviewer.access_review(spec).await {
                 Ok(true) => {
                     self.allowed.insert(key, ()).await;
                     return Ok(());
                 }
                 Ok(false) => self.denied.insert(key, ()).await,
-                Err(e) => tracing::warn!(error = %e, "SubjectAccessReview failed; denying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "SubjectAccessReview failed");
+                    return Err(failed());
+                }
             }
         }
         Err(attributes.forbidden(&user.name))
@@ -561,7 +594,7 @@ impl Attributes {
     }
 
     /// The apiserver's 403 message for this request.
-    fn forbidden(&self, user: &str) -> Refusal {
+    fn forbidden(&self, user: &str) -> ApiError {
         match self {
             Attributes::Resource {
                 verb,
@@ -592,7 +625,7 @@ impl Attributes {
                 } else {
                     format!(" in the namespace \"{namespace}\"")
                 };
-                Refusal::Forbidden {
+                ApiError::Forbidden {
                     message: format!(
                         "{object} is forbidden: User \"{user}\" cannot {verb} resource \"{what}\" in API group \"{group}\"{scope}"
                     ),
@@ -601,7 +634,7 @@ impl Attributes {
                     kind: resource.clone(),
                 }
             }
-            Attributes::NonResource { verb, path } => Refusal::Forbidden {
+            Attributes::NonResource { verb, path } => ApiError::Forbidden {
                 message: format!("forbidden: User \"{user}\" cannot {verb} path \"{path}\""),
                 name: String::new(),
                 group: String::new(),

@@ -358,3 +358,44 @@ pub async fn external_metrics(adapter: &Adapter) {
         "Internal error occurred: unable to fetch metrics"
     );
 }
+
+/// A query whose result is not an instant vector or a scalar fails as every failed query does:
+/// 500 `unable to fetch metrics`, the result type in the log only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_queries_of_the_wrong_shape_fail_as_fetch_errors() {
+    let world = World::start(
+        |_, exporter| exporter.set_gauge("queue_depth", &[("name", "q1")], 12.0),
+        "queue_depth",
+        1,
+    )
+    .await;
+    let rules = r#"externalRules:
+- seriesQuery: 'queue_depth'
+  name: {matches: "^queue_depth$", as: "queue_depth_range"}
+  resources: {namespaced: false}
+  metricsQuery: '<<.Series>>{<<.LabelMatchers>>}[1m]'
+- seriesQuery: 'queue_depth'
+  resources: {namespaced: false}
+  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (name)'
+"#;
+    let adapter = world.adapter(Adapter::builder(rules)).await;
+    let body = adapter
+        .get_ok(&format!("{EXT}/namespaces/default/queue_depth"))
+        .await;
+    assert_eq!(body["items"][0]["value"], "12");
+    let (status, body) = adapter
+        .get(&format!("{EXT}/namespaces/default/queue_depth_range"))
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(
+        body["message"],
+        "Internal error occurred: unable to fetch metrics"
+    );
+    assert_eq!(body["reason"], "InternalError");
+    adapter
+        .wait_for_log(
+            "encountered an unexpected query result type",
+            Duration::from_secs(5),
+        )
+        .await;
+}

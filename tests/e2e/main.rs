@@ -5,10 +5,12 @@ mod support;
 
 mod auth;
 mod chart;
+mod connections;
 mod custom_metrics;
 mod demo;
 mod deploy;
 mod discovery;
+mod docs;
 mod external_and_resource;
 mod lifecycle;
 mod prometheus_client;

@@ -62,7 +62,7 @@ fn forbidden_messages() {
     match attrs("/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/%2A/http_requests")
         .forbidden(user)
     {
-        Refusal::Forbidden {
+        ApiError::Forbidden {
             message,
             name,
             group,
@@ -82,7 +82,7 @@ fn forbidden_messages() {
         other => panic!("{other:?}"),
     }
     match attrs("/metrics").forbidden("u") {
-        Refusal::Forbidden { message, .. } => assert_eq!(
+        ApiError::Forbidden { message, .. } => assert_eq!(
             message,
             "forbidden: User \"u\" cannot get path \"/metrics\""
         ),
