@@ -7,6 +7,11 @@
 //! request for a metric the registry does not know runs the series queries of the rules that can
 //! produce it (each at most once per on-miss interval) and admits what they find right away, so a
 //! metric whose first series appeared after the last relist works on the first HPA sync.
+//!
+//! A metric is "not found" only when the listings that could name it succeeded: while the last
+//! listing of one of its rules failed, a lookup is [`Unavailable`], which the API answers as a
+//! failure. Relists and on-miss admissions publish one at a time, each from the snapshot the
+//! other published.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -109,10 +114,26 @@ pub struct Registry {
     options: RegistryOptions,
     snapshot: ArcSwap<Snapshot>,
     listener: Listener,
-    last_run: Mutex<HashMap<String, Instant>>,
+    /// The last listing of each series query: when, and whether it succeeded.
+    last_run: Mutex<HashMap<String, Run>>,
     on_miss: tokio::sync::Mutex<()>,
+    /// Held while a new snapshot is built from the current one and published.
+    publishing: tokio::sync::Mutex<()>,
     listed: watch::Sender<bool>,
 }
+
+/// One listing of a series query.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    at: Instant,
+    succeeded: bool,
+}
+
+/// A metric the registry cannot say exists or not: the listings that could name it failed
+/// (Prometheus down or refusing), or have not run yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the series queries that could name this metric failed or have not run yet")]
+pub struct Unavailable;
 
 /// Which API a rule serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +218,7 @@ impl Registry {
             listener,
             last_run: Mutex::new(HashMap::new()),
             on_miss: tokio::sync::Mutex::new(()),
+            publishing: tokio::sync::Mutex::new(()),
             listed: watch::channel(false).0,
         }
     }
@@ -258,10 +280,11 @@ impl Registry {
         });
         let results = join_all(calls).await;
         {
-            let now = Instant::now();
+            let at = Instant::now();
             let mut last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
-            for q in queries {
-                last.insert(q.clone(), now);
+            for (q, result) in queries.iter().zip(&results) {
+                let succeeded = result.is_ok();
+                last.insert(q.clone(), Run { at, succeeded });
             }
         }
         let mut listed = HashMap::new();
@@ -284,8 +307,8 @@ impl Registry {
     }
 
     /// One relist: rebuild each API's metrics from scratch, keeping the previous ones of an API
-    /// when any of its series calls failed.
-    pub async fn relist(&self, catalog: &ResourceCatalog) {
+    /// when any of its series calls failed. Whether every call succeeded.
+    pub async fn relist(&self, catalog: &ResourceCatalog) -> bool {
         let rules = &self.rules;
         let custom_queries = distinct_queries(&rules.custom);
         let external_queries = distinct_queries(&rules.external);
@@ -302,6 +325,7 @@ impl Registry {
             .list(&all, catalog, self.options.discovery.timeout, &transfer)
             .await;
         let complete = |qs: &[String]| qs.iter().all(|q| listed.contains_key(q));
+        let _publishing = self.publishing.lock().await;
         let previous = self.snapshot();
         let mut next = Snapshot::default();
         if complete(&custom_queries) {
@@ -339,28 +363,36 @@ impl Registry {
         );
         self.publish(next);
         self.listed.send_replace(true);
+        complete(&all)
     }
 
     fn could_name(rule: &Rule, metric: &str) -> bool {
         rule.namer.constant_name().is_none_or(|n| n == metric)
     }
 
-    async fn on_miss(&self, api: Api, metric: &str, catalog: &ResourceCatalog) {
-        if self.options.on_miss_interval.is_zero() {
-            return;
-        }
+    /// The series queries of the rules of `api` that could name `metric`.
+    fn candidates(&self, api: Api, metric: &str) -> Vec<String> {
         let rules = match api {
             Api::Custom => &self.rules.custom,
             Api::External => &self.rules.external,
         };
+        distinct_queries(rules.iter().filter(|r| Self::could_name(r, metric)))
+    }
+
+    /// List the candidate queries of an unknown metric that are due (rate-limited), and admit
+    /// what they find.
+    async fn on_miss(&self, api: Api, metric: &str, catalog: &ResourceCatalog) {
+        if self.options.on_miss_interval.is_zero() {
+            return;
+        }
         let _one_at_a_time = self.on_miss.lock().await;
         let queries: Vec<String> = {
             let last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
             let due = |q: &String| {
                 last.get(q)
-                    .is_none_or(|t| t.elapsed() >= self.options.on_miss_interval)
+                    .is_none_or(|run| run.at.elapsed() >= self.options.on_miss_interval)
             };
-            distinct_queries(rules.iter().filter(|r| Self::could_name(r, metric)))
+            self.candidates(api, metric)
                 .into_iter()
                 .filter(due)
                 .collect()
@@ -378,140 +410,60 @@ impl Registry {
                 &Transfer::new(),
             )
             .await;
+        let rules = match api {
+            Api::Custom => &self.rules.custom,
+            Api::External => &self.rules.external,
+        };
+        let _publishing = self.publishing.lock().await;
         let mut next = (*self.snapshot()).clone();
         admit(&mut next, api, rules, &listed, catalog, true);
         self.publish(next);
     }
 
+    /// After a miss: `Unavailable` when a listing that could name the metric failed last (or
+    /// never ran), so that a backend failure is not reported as "not found".
+    fn missing(&self, api: Api, metric: &str) -> Result<Option<MetricSource>, Unavailable> {
+        let last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
+        let unknown = self
+            .candidates(api, metric)
+            .iter()
+            .any(|q| last.get(q).is_none_or(|run| !run.succeeded));
+        if unknown { Err(Unavailable) } else { Ok(None) }
+    }
+
     /// The source of a custom metric; on a miss, list the series of the rules that could
     /// produce it (rate-limited) and look again.
-    pub async fn custom(&self, key: &MetricKey, catalog: &ResourceCatalog) -> Option<MetricSource> {
+    pub async fn custom(
+        &self,
+        key: &MetricKey,
+        catalog: &ResourceCatalog,
+    ) -> Result<Option<MetricSource>, Unavailable> {
         if let Some(s) = self.snapshot.load().custom.get(key) {
-            return Some(s.clone());
+            return Ok(Some(s.clone()));
         }
         self.on_miss(Api::Custom, &key.metric, catalog).await;
-        self.snapshot.load().custom.get(key).cloned()
+        match self.snapshot.load().custom.get(key) {
+            Some(s) => Ok(Some(s.clone())),
+            None => self.missing(Api::Custom, &key.metric),
+        }
     }
 
     /// The source of an external metric, with the same on-miss behaviour.
-    pub async fn external(&self, metric: &str, catalog: &ResourceCatalog) -> Option<MetricSource> {
+    pub async fn external(
+        &self,
+        metric: &str,
+        catalog: &ResourceCatalog,
+    ) -> Result<Option<MetricSource>, Unavailable> {
         if let Some(s) = self.snapshot.load().external.get(metric) {
-            return Some(s.clone());
+            return Ok(Some(s.clone()));
         }
         self.on_miss(Api::External, metric, catalog).await;
-        self.snapshot.load().external.get(metric).cloned()
+        match self.snapshot.load().external.get(metric) {
+            Some(s) => Ok(Some(s.clone())),
+            None => self.missing(Api::External, metric),
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn series(name: &str, labels: &[&str]) -> SeriesInfo {
-        SeriesInfo {
-            name: name.into(),
-            labels: labels.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn admit_maps_series_to_resources_last_rule_winning() {
-        let rules = crate::rules::parse(
-            r#"rules:
-- seriesQuery: 'http_requests_total{kubernetes_namespace!="",kubernetes_pod_name!=""}'
-  resources:
-    overrides:
-      kubernetes_namespace: {resource: "namespace"}
-      kubernetes_pod_name: {resource: "pod"}
-  name: {matches: "^(.*)_total", as: "${1}_per_second"}
-  metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)'
-- seriesQuery: '{__name__="other"}'
-  resources: {template: <<.Resource>>}
-  name: {as: http_requests_per_second}
-  metricsQuery: x
-externalRules:
-- seriesQuery: 'queue_depth'
-  metricsQuery: x
-"#,
-            "t",
-        )
-        .unwrap();
-        let catalog = ResourceCatalog::well_known();
-        let mut listed = HashMap::new();
-        listed.insert(
-            rules.custom[0].series_query.clone(),
-            vec![
-                series(
-                    "http_requests_total",
-                    &["kubernetes_namespace", "kubernetes_pod_name", "method"],
-                ),
-                series("no_suffix", &["kubernetes_pod_name"]),
-            ],
-        );
-        listed.insert(
-            rules.custom[1].series_query.clone(),
-            vec![series("other", &["pod", "instance"])],
-        );
-        listed.insert("queue_depth".into(), vec![series("queue_depth", &["name"])]);
-        let mut snap = Snapshot::default();
-        admit(
-            &mut snap,
-            Api::Custom,
-            &rules.custom,
-            &listed,
-            &catalog,
-            false,
-        );
-        admit(
-            &mut snap,
-            Api::External,
-            &rules.external,
-            &listed,
-            &catalog,
-            false,
-        );
-        let keys: Vec<String> = snap
-            .custom_sorted()
-            .iter()
-            .map(|k| format!("{}/{} {}", k.resource, k.metric, k.namespaced))
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                "namespaces/http_requests_per_second false",
-                "pods/http_requests_per_second true"
-            ]
-        );
-        let pods = MetricKey {
-            resource: GroupResource::new("", "pods"),
-            namespaced: true,
-            metric: "http_requests_per_second".into(),
-        };
-        // The second rule maps `pod` too and comes later: it wins.
-        assert_eq!(
-            snap.custom[&pods],
-            MetricSource {
-                series: "other".into(),
-                rule: 1
-            }
-        );
-        assert_eq!(snap.external_sorted(), ["queue_depth"]);
-
-        // Merging on a miss never replaces what is there.
-        let mut merged = snap.clone();
-        let mut again = HashMap::new();
-        again.insert(
-            rules.custom[0].series_query.clone(),
-            vec![series("http_requests_total", &["kubernetes_pod_name"])],
-        );
-        admit(
-            &mut merged,
-            Api::Custom,
-            &rules.custom,
-            &again,
-            &catalog,
-            true,
-        );
-        assert_eq!(merged.custom[&pods].rule, 1);
-    }
-}
+mod tests;

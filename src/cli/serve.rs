@@ -723,6 +723,9 @@ impl RegistryFactory {
     }
 }
 
+/// How often the first relist of reloaded rules is tried again while it fails.
+const PENDING_RETRY: Duration = Duration::from_secs(10);
+
 /// Re-read the rules file every `interval` (if not zero) and on SIGHUP; apply what loads after
 /// a first relist of the new rules, so the switch never serves an empty registry.
 async fn watch_config(
@@ -739,9 +742,11 @@ async fn watch_config(
             None
         }
     };
+    let mut pending: Option<Registry> = None;
     loop {
         let forced = tokio::select! {
             () = tokio::time::sleep(interval), if !interval.is_zero() => false,
+            () = tokio::time::sleep(PENDING_RETRY), if pending.is_some() => false,
             () = async {
                 let received = match hangup.as_mut() {
                     Some(h) => h.recv().await.is_some(),
@@ -752,7 +757,7 @@ async fn watch_config(
                 }
             } => true,
         };
-        match source.poll(forced) {
+        match source.poll(forced).await {
             Poll::Unchanged => {}
             Poll::Refused(e) => {
                 tracing::error!("the rules file was refused; the previous rules keep serving:\n{e}")
@@ -761,11 +766,19 @@ async fn watch_config(
                 for warning in &rules.warnings {
                     tracing::warn!("{}:{warning}", source.path().display());
                 }
-                let (custom, external) = (rules.custom.len(), rules.external.len());
-                let next = factory.build(Arc::from(rules));
-                next.relist(&cluster.catalog()).await;
+                pending = Some(factory.build(Arc::from(rules)));
+            }
+        }
+        // The new rules serve once their first relist succeeded; until then the old ones do,
+        // and the relist is tried again at every tick.
+        if let Some(next) = pending.take() {
+            if next.relist(&cluster.catalog()).await {
+                let rules = next.rules().clone();
                 registry.store(Arc::new(next));
-                tracing::info!(custom, external, file = %source.path().display(), "rules reloaded");
+                tracing::info!(custom = rules.custom.len(), external = rules.external.len(), file = %source.path().display(), "rules reloaded");
+            } else {
+                tracing::warn!(file = %source.path().display(), "the new rules' first relist failed; the previous rules keep serving until it succeeds");
+                pending = Some(next);
             }
         }
     }
@@ -806,7 +819,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
                 .into(),
         )
     })?;
-    let (source, rules) = ConfigSource::open(config)?;
+    let (source, rules) = ConfigSource::open(config).await?;
     let rules = Arc::new(rules);
     for warning in &rules.warnings {
         tracing::warn!("{}:{warning}", config.display());

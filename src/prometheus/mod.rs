@@ -11,6 +11,8 @@ mod client;
 mod credentials;
 mod discovery;
 mod response;
+#[cfg(test)]
+pub(crate) mod stand_in;
 
 pub use body::Transfer;
 pub use client::{ClientConfig, ConfigError, PrometheusClient, Verb};

@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::{MetricValue, ObjectReference, Provider, ProviderError, list_failed, sample_quantity};
+use super::{
+    MetricValue, ObjectReference, Provider, ProviderError, list_failed, sample_quantity,
+    unavailable,
+};
 use crate::prometheus::QueryResult;
 use crate::quantity::Format;
 use crate::registry::MetricKey;
@@ -51,6 +54,7 @@ impl Provider {
         let source = registry
             .custom(&key, &catalog)
             .await
+            .map_err(|e| unavailable(&req.metric, e))?
             .ok_or_else(not_found)?;
         let names: Vec<String> = match &req.name {
             Some(name) => vec![name.clone()],

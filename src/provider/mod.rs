@@ -155,6 +155,12 @@ impl Provider {
     }
 }
 
+/// A metric the registry cannot vouch for (its listings failed): a failure, never "not found".
+fn unavailable(metric: &str, error: crate::registry::Unavailable) -> ProviderError {
+    tracing::warn!(%metric, "{error}: answering as a failure");
+    ProviderError::FetchFailed
+}
+
 /// A failed object listing, logged; the cause goes to the client when it says what to fix.
 fn list_failed(what: &str, error: crate::kube::Error) -> ProviderError {
     tracing::warn!(error = %error, "listing {what} failed");

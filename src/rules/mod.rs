@@ -212,6 +212,15 @@ pub struct Rules {
     pub resource: Option<ResourceMetricRules>,
     /// Problems that do not stop the file from loading.
     pub warnings: Vec<ConfigError>,
+    /// Whether the file names a section (`rules: []`), so that no rules at all is what it says.
+    pub names_a_section: bool,
+}
+
+impl Rules {
+    /// Whether the rules serve nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.custom.is_empty() && self.external.is_empty() && self.resource.is_none()
+    }
 }
 
 /// Load and compile a rules file.
@@ -271,6 +280,7 @@ pub fn parse(text: &str, file: &str) -> Result<Rules, LoadError> {
         external,
         resource,
         warnings,
+        names_a_section: spec.names_a_section,
     })
 }
 

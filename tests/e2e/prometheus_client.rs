@@ -426,8 +426,12 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
     let (status, body) = adapter
         .get("/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/asr_active_requests")
         .await;
-    // The registry is empty (every series call failed), so the metric is unknown.
-    assert_eq!(status.as_u16(), 404, "{body}");
+    // Every discovery call failed: the metric is not "not found" but unavailable, a 500.
+    assert_eq!(status.as_u16(), 500, "{body}");
+    assert_eq!(
+        body["message"],
+        "Internal error occurred: unable to fetch metrics"
+    );
     assert!(
         adapter
             .log_tail(100)

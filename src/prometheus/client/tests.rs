@@ -23,61 +23,13 @@ fn api_paths_keep_the_base_path_and_drop_its_query() {
     );
 }
 
-/// A Prometheus stand-in for the query API: every answer is `vector(N)` where N counts the
-/// queries it received; while `stall` is set it holds requests without answering.
-struct StandIn {
-    url: reqwest::Url,
-    received: Arc<std::sync::atomic::AtomicUsize>,
-    stall: Arc<std::sync::atomic::AtomicBool>,
-    release: Arc<tokio::sync::Notify>,
-}
+use crate::prometheus::stand_in::{Answer, StandIn, vector};
 
-async fn stand_in() -> StandIn {
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    let received = Arc::new(AtomicUsize::new(0));
-    let stall = Arc::new(AtomicBool::new(false));
-    let release = Arc::new(tokio::sync::Notify::new());
-    let (r, st, rel) = (received.clone(), stall.clone(), release.clone());
-    let app = axum::Router::new().route(
-        "/api/v1/query",
-        axum::routing::post(move || {
-            let (r, st, rel) = (r.clone(), st.clone(), rel.clone());
-            async move {
-                let n = r.fetch_add(1, Ordering::SeqCst) + 1;
-                if st.load(Ordering::SeqCst) {
-                    rel.notified().await;
-                }
-                format!(
-                    r#"{{"status":"success","data":{{"resultType":"vector","result":[{{"metric":{{}},"value":[1700000000,"{n}"]}}]}}}}"#
-                )
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    StandIn {
-        url: reqwest::Url::parse(&format!("http://{address}/")).unwrap(),
-        received,
-        stall,
-        release,
-    }
-}
+const QUERY: &str = "/api/v1/query";
 
-fn client(url: &reqwest::Url, timeout: Duration) -> PrometheusClient {
-    PrometheusClient::new(ClientConfig {
-        url: url.clone(),
-        verb: Verb::Post,
-        headers: Vec::new(),
-        token_file: None,
-        ca_file: None,
-        client_cert: None,
-        kubeconfig: None,
-        timeout,
-        max_response_bytes: 1 << 20,
-        max_concurrency: 4,
-    })
-    .unwrap()
+/// Every answer is `vector(N)`, N counting the queries received.
+fn counting() -> String {
+    vector(&[(&[], "{n}")])
 }
 
 fn value(outcome: &QueryOutcome) -> f64 {
@@ -89,37 +41,24 @@ fn value(outcome: &QueryOutcome) -> f64 {
 
 #[tokio::test]
 async fn identical_queries_in_flight_are_sent_once() {
-    let prometheus = stand_in().await;
-    prometheus
-        .stall
-        .store(true, std::sync::atomic::Ordering::SeqCst);
-    let client = client(&prometheus.url, Duration::from_secs(10));
+    let prometheus = StandIn::start().await;
+    prometheus.set(QUERY, Answer::Stall(counting()));
+    let client = prometheus.client(Duration::from_secs(10), 4);
     let calls: Vec<_> = (0..5)
         .map(|_| {
             let client = client.clone();
             tokio::spawn(async move { client.query("up").await })
         })
         .collect();
-    while prometheus
-        .received
-        .load(std::sync::atomic::Ordering::SeqCst)
-        == 0
-    {
+    while prometheus.received(QUERY) == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    prometheus
-        .stall
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    prometheus.release.notify_waiters();
+    prometheus.set(QUERY, Answer::Body(counting()));
+    prometheus.release();
     for call in calls {
         assert_eq!(value(&call.await.unwrap()), 1.0);
     }
-    assert_eq!(
-        prometheus
-            .received
-            .load(std::sync::atomic::Ordering::SeqCst),
-        1
-    );
+    assert_eq!(prometheus.received(QUERY), 1);
     // Once answered, the same query is asked anew: never an answer older than the call.
     assert_eq!(value(&client.query("up").await), 2.0);
     assert!(client.inner.in_flight.lock().unwrap().is_empty());
@@ -127,11 +66,9 @@ async fn identical_queries_in_flight_are_sent_once() {
 
 #[tokio::test]
 async fn a_query_whose_callers_all_left_does_not_poison_the_next_one() {
-    let prometheus = stand_in().await;
-    prometheus
-        .stall
-        .store(true, std::sync::atomic::Ordering::SeqCst);
-    let client = client(&prometheus.url, Duration::from_millis(500));
+    let prometheus = StandIn::start().await;
+    prometheus.set(QUERY, Answer::Stall(counting()));
+    let client = prometheus.client(Duration::from_millis(500), 4);
     // Callers give up long before Prometheus answers.
     for _ in 0..3 {
         let gave_up = tokio::time::timeout(Duration::from_millis(50), client.query("up")).await;
@@ -147,26 +84,17 @@ async fn a_query_whose_callers_all_left_does_not_poison_the_next_one() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Prometheus answers again: the next identical query reaches it and gets a fresh answer.
-    prometheus
-        .stall
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    prometheus.release.notify_waiters();
+    prometheus.set(QUERY, Answer::Body(counting()));
+    prometheus.release();
     assert_eq!(value(&client.query("up").await), 2.0);
-    assert_eq!(
-        prometheus
-            .received
-            .load(std::sync::atomic::Ordering::SeqCst),
-        2
-    );
+    assert_eq!(prometheus.received(QUERY), 2);
 }
 
 #[tokio::test]
 async fn calls_beyond_the_concurrency_limit_wait_within_their_timeout() {
-    let prometheus = stand_in().await;
-    prometheus
-        .stall
-        .store(true, std::sync::atomic::Ordering::SeqCst);
-    let client = client(&prometheus.url, Duration::from_millis(300));
+    let prometheus = StandIn::start().await;
+    prometheus.set(QUERY, Answer::Stall(counting()));
+    let client = prometheus.client(Duration::from_millis(300), 4);
     // Four long calls (as a relist makes) take the four slots; a query cannot get one within
     // its own timeout, and never reaches Prometheus.
     let held: Vec<_> = (0..4)
@@ -186,11 +114,7 @@ async fn calls_beyond_the_concurrency_limit_wait_within_their_timeout() {
             })
         })
         .collect();
-    while prometheus
-        .received
-        .load(std::sync::atomic::Ordering::SeqCst)
-        < 4
-    {
+    while prometheus.received(QUERY) < 4 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let fifth = client.query("q5").await;
@@ -198,17 +122,10 @@ async fn calls_beyond_the_concurrency_limit_wait_within_their_timeout() {
         matches!(fifth.as_ref().map_err(|e| &**e), Err(Error::Saturated(4))),
         "{fifth:?}"
     );
-    assert_eq!(
-        prometheus
-            .received
-            .load(std::sync::atomic::Ordering::SeqCst),
-        4
-    );
+    assert_eq!(prometheus.received(QUERY), 4);
     // Once the slots free up, queries go through again.
-    prometheus
-        .stall
-        .store(false, std::sync::atomic::Ordering::SeqCst);
-    prometheus.release.notify_waiters();
+    prometheus.set(QUERY, Answer::Body(counting()));
+    prometheus.release();
     for call in held {
         assert!(call.await.unwrap().is_ok());
     }
