@@ -3,10 +3,10 @@
 //! Every relist answers each distinct `seriesQuery` once (start = now - max-age), through the
 //! label APIs or by listing series (see `discovery.rs`), and rebuilds the registry from scratch;
 //! it is all or nothing per API (custom, external): when a call fails the previous registry is
-//! kept. Unlike prometheus-adapter, a
-//! request for a metric the registry does not know runs the series queries of the rules that can
-//! produce it (each at most once per on-miss interval) and admits what they find right away, so a
-//! metric whose first series appeared after the last relist works on the first HPA sync.
+//! kept. Unlike prometheus-adapter, a request for a metric the registry does not know runs the
+//! series queries of the rules that can produce it (each at most once per on-miss interval) and
+//! admits what they find right away, so a metric whose first series appeared after the last
+//! relist works on the first HPA sync.
 //!
 //! A metric is "not found" only when the listings that could name it succeeded: while the last
 //! listing of one of its rules failed, a lookup is [`Unavailable`], which the API answers as a

@@ -7,7 +7,7 @@
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::Expr;
 
-use super::InvalidQuery;
+use super::{InvalidQuery, LabelMatcher};
 
 /// A parsed series selector (`name{matchers}`, `name` or `{matchers}`).
 #[derive(Debug, Clone)]
@@ -92,7 +92,7 @@ impl SeriesSelector {
         if !is_plain_label_name(label) {
             return None;
         }
-        let matcher = format!("{label}!=\"\"");
+        let matcher = LabelMatcher::new(label, super::MatchOp::NotEqual, "").to_string();
         let narrowed = match self.text.strip_suffix('}') {
             Some(inside) => {
                 let inside = inside.trim_end();
