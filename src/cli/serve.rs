@@ -598,9 +598,9 @@ impl clap::Args for InertFlags {
     }
 }
 
-/// Flags of `serve` (also the flags the binary takes without a subcommand).
+/// The rules file and how the metrics it names are discovered: shared by `serve` and `explain`.
 #[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
+pub struct RulesArgs {
     /// The rules file (prometheus-adapter's format).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -617,9 +617,63 @@ pub struct ServeArgs {
     /// every series, as prometheus-adapter).
     #[arg(long, default_value = "labels", value_parser = clap::builder::ValueParser::new(str::parse::<DiscoveryMode>))]
     pub discovery_mode: DiscoveryMode,
+}
+
+impl RulesArgs {
+    /// The rules file, which must be given.
+    pub fn config_file(&self) -> Result<&PathBuf, StartError> {
+        self.config.as_ref().ok_or_else(|| {
+            StartError::Flag(
+                "--config: no metrics discovery configuration file specified (make sure to use --config)"
+                    .into(),
+            )
+        })
+    }
+
+    /// The registry's settings for these rules, with `--metrics-max-age` checked against the
+    /// relist interval as prometheus-adapter checks it.
+    pub fn registry_options(
+        &self,
+        rules: &Rules,
+        prometheus: &PrometheusArgs,
+    ) -> Result<RegistryOptions, StartError> {
+        let max_age = if self.metrics_max_age.is_zero() {
+            self.metrics_relist_interval
+        } else {
+            self.metrics_max_age
+        };
+        if !rules.custom.is_empty() && max_age < self.metrics_relist_interval {
+            return Err(StartError::Flag(
+                "--metrics-max-age: max age must not be less than relist interval".into(),
+            ));
+        }
+        Ok(RegistryOptions {
+            max_age,
+            on_miss_interval: self.metrics_on_miss_interval,
+            discovery: DiscoveryOptions {
+                mode: self.discovery_mode,
+                timeout: prometheus.prometheus_discovery_timeout,
+                refused: Default::default(),
+            },
+        })
+    }
+}
+
+/// The cluster whose objects the metrics describe: shared by `serve` and `explain`.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
     /// Kubeconfig for reading resources and objects (in-cluster configuration when empty).
     #[arg(long, value_name = "FILE")]
     pub lister_kubeconfig: Option<PathBuf>,
+}
+
+/// Flags of `serve` (also the flags the binary takes without a subcommand).
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub rules: RulesArgs,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// How often to re-read the rules file and apply it when it changed (0: only on SIGHUP).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
     pub config_reload_interval: Duration,
@@ -667,7 +721,7 @@ pub enum StartError {
 
 const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
-fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> {
+pub fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> {
     if args.prometheus_auth_incluster && args.prometheus_auth_config.is_some() {
         return Err(StartError::Flag(
             "--prometheus-auth-incluster: may not use both in-cluster auth and an explicit kubeconfig at the same time".into(),
@@ -838,12 +892,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         tracing::debug!(arguments = ?args.positional, "positional arguments ignored, as prometheus-adapter ignores them");
     }
     let prometheus = PrometheusClient::new(prometheus_config(&args.prometheus)?)?;
-    let config = args.config.as_ref().ok_or_else(|| {
-        StartError::Flag(
-            "--config: no metrics discovery configuration file specified (make sure to use --config)"
-                .into(),
-        )
-    })?;
+    let config = args.rules.config_file()?;
     let (source, rules) = ConfigSource::open(config).await?;
     telemetry::metrics::metrics()
         .reload_last_success
@@ -852,31 +901,14 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
     for warning in &rules.warnings {
         tracing::warn!("{}:{warning}", config.display());
     }
-    let max_age = if args.metrics_max_age.is_zero() {
-        args.metrics_relist_interval
-    } else {
-        args.metrics_max_age
-    };
-    if !rules.custom.is_empty() && max_age < args.metrics_relist_interval {
-        return Err(StartError::Flag(
-            "--metrics-max-age: max age must not be less than relist interval".into(),
-        ));
-    }
-    let client = kube::client(args.lister_kubeconfig.as_deref()).await?;
+    let options = args.rules.registry_options(&rules, &args.prometheus)?;
+    let client = kube::client(args.cluster.lister_kubeconfig.as_deref()).await?;
     let (auth, trust_refresh) = start_auth(&args.auth, &client).await?;
     let cluster = Cluster::connect(client, ClusterOptions::default()).await?;
     let discovery = Discovery::new(apis_of(&rules));
     let factory = RegistryFactory {
         prometheus: prometheus.clone(),
-        options: RegistryOptions {
-            max_age,
-            on_miss_interval: args.metrics_on_miss_interval,
-            discovery: DiscoveryOptions {
-                mode: args.discovery_mode,
-                timeout: args.prometheus.prometheus_discovery_timeout,
-                refused: Default::default(),
-            },
-        },
+        options,
         discovery: discovery.clone(),
     };
     let registry: SharedRegistry = Arc::new(ArcSwap::from_pointee(factory.build(rules)));
@@ -905,9 +937,11 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         supervisor.spawn(
             "relist",
             Importance::Essential,
-            registry::relist_forever(registry.clone(), args.metrics_relist_interval, move || {
-                cluster.catalog()
-            }),
+            registry::relist_forever(
+                registry.clone(),
+                args.rules.metrics_relist_interval,
+                move || cluster.catalog(),
+            ),
         );
     }
     supervisor.spawn(
