@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
+use super::trace::record;
 use super::{
-    MetricValue, ObjectReference, Provider, ProviderError, list_failed, sample_quantity,
-    unavailable,
+    MetricValue, ObjectReference, Provider, ProviderError, QueryTrace, SampleFate, Tracer,
+    list_failed, not_a_vector, sample_quantity, unavailable,
 };
 use crate::prometheus::{QueryResult, Sample};
 use crate::quantity::Format;
@@ -32,25 +33,46 @@ pub struct CustomRequest {
 
 /// The value of each of `names` (in that order) that some sample carries in `resource_label`,
 /// as prometheus-adapter maps them: the last sample of a name wins, names without a sample are
-/// left out, and samples no quantity can hold (NaN, ±Inf) are left out.
+/// left out, and samples no quantity can hold (NaN, ±Inf) are left out. With `fates`, what
+/// became of each sample, in the samples' order.
 fn values_in_order(
     names: &[String],
     samples: &[Sample],
     resource_label: &str,
     metric: &str,
+    mut fates: Option<&mut Vec<SampleFate>>,
 ) -> Vec<(String, String)> {
-    let mut by_name: HashMap<&str, String> = HashMap::with_capacity(samples.len());
-    for sample in samples {
+    if let Some(f) = fates.as_deref_mut() {
+        // Whatever no asked-for name claims below names an object that was not asked for.
+        *f = vec![SampleFate::NotAsked; samples.len()];
+    }
+    let mut set = |i: usize, fate: SampleFate| {
+        if let Some(slot) = fates.as_deref_mut().and_then(|f| f.get_mut(i)) {
+            *slot = fate;
+        }
+    };
+    let mut by_name: HashMap<&str, (usize, String)> = HashMap::with_capacity(samples.len());
+    for (i, sample) in samples.iter().enumerate() {
         let Some(name) = sample.labels.get(resource_label) else {
+            set(i, SampleFate::NoResourceLabel);
             continue;
         };
-        if let Some(value) = sample_quantity(sample, Format::DecimalSI, metric) {
-            by_name.insert(name.as_str(), value);
+        match sample_quantity(sample, Format::DecimalSI, metric) {
+            Some(value) => {
+                if let Some((earlier, _)) = by_name.insert(name.as_str(), (i, value)) {
+                    set(earlier, SampleFate::Replaced);
+                }
+            }
+            None => set(i, SampleFate::NotANumber),
         }
     }
     names
         .iter()
-        .filter_map(|name| Some((name.clone(), by_name.remove(name.as_str())?)))
+        .filter_map(|name| {
+            let (i, value) = by_name.remove(name.as_str())?;
+            set(i, SampleFate::Kept);
+            Some((name.clone(), value))
+        })
         .collect()
 }
 
@@ -58,6 +80,23 @@ impl Provider {
     /// Values of a custom metric: one item for a named object (404 when it has none), one per
     /// object with a value, in name order, for `*`.
     pub async fn custom(&self, req: &CustomRequest) -> Result<Vec<MetricValue>, ProviderError> {
+        self.custom_with(req, None).await
+    }
+
+    /// [`Provider::custom`], recording every step into `tracer`.
+    pub async fn custom_traced(
+        &self,
+        req: &CustomRequest,
+        tracer: &Tracer,
+    ) -> Result<Vec<MetricValue>, ProviderError> {
+        self.custom_with(req, Some(tracer)).await
+    }
+
+    async fn custom_with(
+        &self,
+        req: &CustomRequest,
+        tracer: Option<&Tracer>,
+    ) -> Result<Vec<MetricValue>, ProviderError> {
         let not_found = || ProviderError::MetricNotFound {
             metric: req.metric.clone(),
             resource: req.resource.clone(),
@@ -68,6 +107,7 @@ impl Provider {
             .resolve(&requested)
             .await
             .ok_or_else(not_found)?;
+        record(tracer, |t| t.resource = Some(info.clone()));
         let catalog = self.cluster.catalog();
         let key = MetricKey {
             resource: info.group_resource(),
@@ -75,22 +115,29 @@ impl Provider {
             metric: req.metric.clone(),
         };
         let registry = self.registry();
-        let source = registry
-            .custom(&key, &catalog)
-            .await
-            .map_err(|e| unavailable(&req.metric, e))?
-            .ok_or_else(not_found)?;
+        let source = match registry.custom(&key, &catalog).await {
+            Ok(source) => source.ok_or_else(not_found)?,
+            Err(e) => {
+                record(tracer, |t| t.unavailable = true);
+                return Err(unavailable(&req.metric, e));
+            }
+        };
+        record(tracer, |t| t.source = Some(source.clone()));
         let names: Vec<String> = match &req.name {
             Some(name) => vec![name.clone()],
             None => {
-                let objects = self
+                let listed = self
                     .cluster
                     .list(&info, req.namespace.as_deref(), &req.label_selector, None)
-                    .await
-                    .map_err(|e| list_failed(&key.resource.to_string(), e))?;
+                    .await;
+                let objects = listed.map_err(|e| {
+                    record(tracer, |t| t.list_error = Some(e.to_string()));
+                    list_failed(&key.resource.to_string(), e)
+                })?;
                 objects.iter().map(|o| o.name.clone()).collect()
             }
         };
+        record(tracer, |t| t.objects = Some(names.clone()));
         if names.is_empty() {
             return Err(not_found());
         }
@@ -108,13 +155,42 @@ impl Provider {
         };
         let query = rule.object_query(&catalog, &request).map_err(|e| {
             tracing::info!(metric = %req.metric, rule = %rule.at, error = %e, "no query for this request");
+            record(tracer, |t| t.query_error = Some(e.to_string()));
             not_found()
         })?;
-        let result = self.vector(&query.query).await?;
+        let mut traced = QueryTrace {
+            resource: "",
+            namespace: None,
+            query: query.query.clone(),
+            resource_label: Some(query.resource_label.clone()),
+            answer: Ok(Vec::new()),
+        };
+        let result = match self.vector(&query.query).await {
+            Ok(result) => result,
+            Err(e) => {
+                traced.answer = Err(e);
+                record(tracer, |t| t.queries.push(traced));
+                return Err(ProviderError::FetchFailed);
+            }
+        };
         let QueryResult::Vector(samples) = &*result else {
             tracing::warn!(query = %query.query, "prometheus answered a non-vector result");
+            traced.answer = Err(not_a_vector(&result));
+            record(tracer, |t| t.queries.push(traced));
             return Err(ProviderError::FetchFailed);
         };
+        let mut fates = tracer.map(|_| Vec::new());
+        let in_order = values_in_order(
+            &names,
+            samples,
+            &query.resource_label,
+            &req.metric,
+            fates.as_mut(),
+        );
+        if let Some(fates) = fates {
+            traced.answer = Ok(samples.iter().cloned().zip(fates).collect());
+            record(tracer, |t| t.queries.push(traced));
+        }
         let timestamp = jiff::Timestamp::now();
         let selector = req.metric_selector.to_label_selector();
         let namespace = if info.namespaced {
@@ -122,22 +198,21 @@ impl Provider {
         } else {
             None
         };
-        let values: Vec<MetricValue> =
-            values_in_order(&names, samples, &query.resource_label, &req.metric)
-                .into_iter()
-                .map(|(name, value)| MetricValue {
-                    described_object: ObjectReference {
-                        kind: info.kind.clone(),
-                        namespace: namespace.clone(),
-                        name,
-                        api_version: info.api_version(),
-                    },
-                    metric: req.metric.clone(),
-                    timestamp,
-                    value,
-                    selector: selector.clone(),
-                })
-                .collect();
+        let values: Vec<MetricValue> = in_order
+            .into_iter()
+            .map(|(name, value)| MetricValue {
+                described_object: ObjectReference {
+                    kind: info.kind.clone(),
+                    namespace: namespace.clone(),
+                    name,
+                    api_version: info.api_version(),
+                },
+                metric: req.metric.clone(),
+                timestamp,
+                value,
+                selector: selector.clone(),
+            })
+            .collect();
         if let (Some(name), true) = (&req.name, values.is_empty()) {
             return Err(ProviderError::NoValueFor {
                 metric: req.metric.clone(),

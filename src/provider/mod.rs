@@ -4,6 +4,7 @@
 mod custom;
 mod external;
 mod resource;
+mod trace;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ pub use resource::{
     PodMetricsRequest,
 };
 use serde::Serialize;
+pub use trace::{QueryTrace, SampleFate, Trace, Tracer};
 
 use crate::kube::Cluster;
 use crate::prometheus::{PrometheusClient, QueryResult, Sample};
@@ -138,22 +140,42 @@ impl Provider {
     }
 
     /// The registry in use; a request keeps the one it started with, whatever reloads happen.
-    fn registry(&self) -> Arc<Registry> {
+    pub fn registry(&self) -> Arc<Registry> {
         self.registry.load_full()
     }
 
-    /// Run a query and return its vector; anything else is a fetch failure, logged with the
-    /// query (the client only learns that fetching failed).
-    async fn vector(&self, query: &str) -> Result<Arc<QueryResult>, ProviderError> {
+    /// The cluster.
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// The Prometheus client.
+    pub fn prometheus(&self) -> &PrometheusClient {
+        &self.prometheus
+    }
+
+    /// Run a query; a failure is logged with the query and its text returned for the trace
+    /// (the client only learns that fetching failed).
+    async fn vector(&self, query: &str) -> Result<Arc<QueryResult>, String> {
         tracing::debug!(%query, "prometheus query");
         match self.prometheus.query(query).await {
             Ok(result) => Ok(result),
             Err(e) => {
                 tracing::warn!(%query, error = %e, "prometheus query failed");
-                Err(ProviderError::FetchFailed)
+                Err(e.to_string())
             }
         }
     }
+}
+
+/// Why an answer is not an instant vector, for the trace.
+fn not_a_vector(result: &QueryResult) -> String {
+    let kind = match result {
+        QueryResult::Vector(_) => "vector",
+        QueryResult::Scalar { .. } => "scalar",
+        QueryResult::Other(kind) => kind.as_str(),
+    };
+    format!("Prometheus answered a {kind}, not an instant vector")
 }
 
 /// A metric the registry cannot vouch for (its listings failed): a failure, never "not found".

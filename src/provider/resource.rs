@@ -13,7 +13,11 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
-use super::{Provider, ProviderError, list_failed, unix_timestamp};
+use super::trace::record;
+use super::{
+    Provider, ProviderError, QueryTrace, SampleFate, Tracer, list_failed, not_a_vector,
+    unix_timestamp,
+};
 use crate::kube::ObjectMeta;
 use crate::prometheus::{QueryResult, Sample};
 use crate::quantity::{self, Format};
@@ -112,12 +116,26 @@ fn usage(sample: &Sample, format: Format) -> Option<String> {
     quantity::from_f64(value, format).ok()
 }
 
+/// What becomes of a sample whose value [`usage`] reads.
+fn usage_fate(sample: &Sample, usage: Option<&String>) -> SampleFate {
+    match usage {
+        None => SampleFate::NotANumber,
+        Some(_) if sample.value.is_nan() || sample.value < 0.0 => SampleFate::KeptAsZero,
+        Some(_) => SampleFate::Kept,
+    }
+}
+
 /// The samples of a vector result (checked by `run_object_query`); none for anything else.
 fn vector_samples(result: &QueryResult) -> &[Sample] {
     match result {
         QueryResult::Vector(samples) => samples,
         _ => &[],
     }
+}
+
+/// Samples and their fates, for the trace; `fates` is empty when not tracing.
+fn traced_samples(samples: &[Sample], fates: Vec<SampleFate>) -> Vec<(Sample, SampleFate)> {
+    samples.iter().cloned().zip(fates).collect()
 }
 
 fn field_value(object: &ObjectMeta, field: &str) -> String {
@@ -134,14 +152,14 @@ type ContainerValues = HashMap<(String, String), (String, f64)>;
 /// The `PodMetrics` of `pods` (in their order) from their containers' CPU and memory values, as
 /// metrics-server reports them: a pod is left out when it has no CPU or no memory sample at all
 /// (it is starting or gone); a container with only one of the two reports the other as 0; the
-/// timestamp is the earliest sample's.
+/// timestamp is the earliest sample's. Also the pods left out for lacking one of the two.
 fn pod_metrics_of(
     namespace: &str,
     pods: &[Arc<ObjectMeta>],
     cpu: &ContainerValues,
     memory: &ContainerValues,
     window: Duration,
-) -> Vec<PodMetrics> {
+) -> (Vec<PodMetrics>, Vec<(String, String)>) {
     let mut by_pod: BTreeMap<&str, BTreeMap<&str, CpuAndMemory<'_>>> = BTreeMap::new();
     for ((pod, container), v) in cpu {
         by_pod
@@ -160,6 +178,7 @@ fn pod_metrics_of(
             .1 = Some(v);
     }
     let mut out = Vec::new();
+    let mut dropped = Vec::new();
     for pod in pods {
         let Some(containers) = by_pod.get(pod.name.as_str()) else {
             tracing::debug!(pod = %pod.name, %namespace, "no resource metrics for pod");
@@ -169,6 +188,17 @@ fn pod_metrics_of(
         let has_memory = containers.values().any(|(_, m)| m.is_some());
         if !(has_cpu && has_memory) {
             tracing::debug!(pod = %pod.name, %namespace, "pod lacks cpu or memory metrics; skipped");
+            let (has, lacks) = if has_cpu {
+                ("cpu", "memory")
+            } else {
+                ("memory", "cpu")
+            };
+            dropped.push((
+                format!("{namespace}/{}", pod.name),
+                format!(
+                    "it has a {has} sample but no {lacks} sample; metrics-server leaves such pods out"
+                ),
+            ));
             continue;
         }
         let earliest = containers
@@ -193,7 +223,7 @@ fn pod_metrics_of(
                 .collect(),
         });
     }
-    out
+    (out, dropped)
 }
 
 impl Provider {
@@ -206,23 +236,47 @@ impl Provider {
 
     /// Run a resource rules query; its samples. A query that cannot be built (rules that map no
     /// label to pods or nodes) or that fails is a fetch failure: objects never silently vanish.
+    /// The query (or why there is none) is recorded in `tracer`, without samples: the caller
+    /// adds them with their fates.
     async fn run_object_query(
         &self,
         built: Result<ObjectQuery, crate::rules::query::QueryError>,
+        traced: (&'static str, Option<&str>),
+        tracer: Option<&Tracer>,
     ) -> Result<(ObjectQuery, Arc<QueryResult>), ProviderError> {
         let query = built.map_err(|e| {
             tracing::warn!(error = %e, "no resource metrics query");
+            record(tracer, |t| {
+                t.query_error = Some(format!("{} query: {e}", traced.0));
+            });
             ProviderError::FetchFailed
         })?;
-        let result = self.vector(&query.query).await?;
+        let trace = |answer| QueryTrace {
+            resource: traced.0,
+            namespace: traced.1.map(str::to_string),
+            query: query.query.clone(),
+            resource_label: Some(query.resource_label.clone()),
+            answer,
+        };
+        let result = match self.vector(&query.query).await {
+            Ok(result) => result,
+            Err(e) => {
+                record(tracer, |t| t.queries.push(trace(Err(e))));
+                return Err(ProviderError::FetchFailed);
+            }
+        };
         if !matches!(&*result, QueryResult::Vector(_)) {
             tracing::warn!(query = %query.query, "prometheus answered a non-vector result");
+            record(tracer, |t| {
+                t.queries.push(trace(Err(not_a_vector(&result))))
+            });
             return Err(ProviderError::FetchFailed);
         }
         Ok((query, result))
     }
 
     /// Per-container samples of one namespace's pods: (pod, container) -> (value, timestamp).
+    #[allow(clippy::too_many_arguments)]
     async fn container_values(
         &self,
         queries: &ResourceQueries,
@@ -230,22 +284,61 @@ impl Provider {
         namespace: &str,
         names: &[String],
         format: Format,
+        resource: &'static str,
+        tracer: Option<&Tracer>,
     ) -> Result<ContainerValues, ProviderError> {
         let catalog = self.cluster.catalog();
         let built = queries.pods_query(&catalog, pods, namespace, names);
-        let (query, result) = self.run_object_query(built).await?;
+        let (query, result) = self
+            .run_object_query(built, (resource, Some(namespace)), tracer)
+            .await?;
+        let samples = vector_samples(&result);
+        let mut fates = Vec::new();
+        let mut at: HashMap<(String, String), usize> = HashMap::new();
         let mut values = HashMap::new();
-        for sample in vector_samples(&result) {
+        for (i, sample) in samples.iter().enumerate() {
             let (Some(pod), Some(container)) = (
                 sample.labels.get(&query.resource_label),
                 sample.labels.get(&queries.container_label),
             ) else {
+                if tracer.is_some() {
+                    fates.push(if sample.labels.contains_key(&query.resource_label) {
+                        SampleFate::NoContainerLabel
+                    } else {
+                        SampleFate::NoResourceLabel
+                    });
+                }
                 continue;
             };
-            if let Some(v) = usage(sample, format) {
-                values.insert((pod.clone(), container.clone()), (v, sample.timestamp));
+            let value = usage(sample, format);
+            if tracer.is_some() {
+                let fate = if value.is_some() && !names.contains(pod) {
+                    SampleFate::NotAsked
+                } else {
+                    usage_fate(sample, value.as_ref())
+                };
+                fates.push(fate);
+            }
+            if let Some(v) = value {
+                let key = (pod.clone(), container.clone());
+                if tracer.is_some()
+                    && let Some(earlier) = at.insert(key.clone(), i)
+                    && let Some(slot) = fates.get_mut(earlier)
+                {
+                    *slot = SampleFate::Replaced;
+                }
+                values.insert(key, (v, sample.timestamp));
             }
         }
+        record(tracer, |t| {
+            t.queries.push(QueryTrace {
+                resource,
+                namespace: Some(namespace.to_string()),
+                query: query.query.clone(),
+                resource_label: Some(query.resource_label.clone()),
+                answer: Ok(traced_samples(samples, fates)),
+            })
+        });
         Ok(values)
     }
 
@@ -255,31 +348,55 @@ impl Provider {
         pods_info: &ResourceInfo,
         namespace: &str,
         pods: &[Arc<ObjectMeta>],
+        tracer: Option<&Tracer>,
     ) -> Result<Vec<PodMetrics>, ProviderError> {
         let names: Vec<String> = pods.iter().map(|p| p.name.clone()).collect();
         let (cpu, memory) = tokio::join!(
-            self.container_values(&rules.cpu, pods_info, namespace, &names, Format::DecimalSI),
+            self.container_values(
+                &rules.cpu,
+                pods_info,
+                namespace,
+                &names,
+                Format::DecimalSI,
+                "cpu",
+                tracer
+            ),
             self.container_values(
                 &rules.memory,
                 pods_info,
                 namespace,
                 &names,
-                Format::BinarySI
+                Format::BinarySI,
+                "memory",
+                tracer
             ),
         );
-        Ok(pod_metrics_of(
-            namespace,
-            pods,
-            &cpu?,
-            &memory?,
-            rules.window,
-        ))
+        let (metrics, dropped) = pod_metrics_of(namespace, pods, &cpu?, &memory?, rules.window);
+        record(tracer, |t| t.dropped_objects.extend(dropped));
+        Ok(metrics)
     }
 
     /// Metrics of running pods; for one named pod, 404 when it is not running or has none.
     pub async fn pod_metrics(
         &self,
         req: &PodMetricsRequest,
+    ) -> Result<Vec<PodMetrics>, ProviderError> {
+        self.pod_metrics_with(req, None).await
+    }
+
+    /// [`Provider::pod_metrics`], recording every step into `tracer`.
+    pub async fn pod_metrics_traced(
+        &self,
+        req: &PodMetricsRequest,
+        tracer: &Tracer,
+    ) -> Result<Vec<PodMetrics>, ProviderError> {
+        self.pod_metrics_with(req, Some(tracer)).await
+    }
+
+    async fn pod_metrics_with(
+        &self,
+        req: &PodMetricsRequest,
+        tracer: Option<&Tracer>,
     ) -> Result<Vec<PodMetrics>, ProviderError> {
         // A reload may remove the resource rules: then every request fails.
         let all_rules: Arc<Rules> = self.registry().rules().clone();
@@ -305,11 +422,21 @@ impl Provider {
                     .await
             }
         };
-        let pods = listed.map_err(|e| list_failed("pods", e))?;
+        let pods = listed.map_err(|e| {
+            record(tracer, |t| t.list_error = Some(e.to_string()));
+            list_failed("pods", e)
+        })?;
         let pods: Vec<Arc<ObjectMeta>> = pods
             .into_iter()
             .filter(|p| req.field_selector.matches(|f| field_value(p, f)))
             .collect();
+        record(tracer, |t| {
+            t.objects = Some(
+                pods.iter()
+                    .map(|p| format!("{}/{}", p.namespace.as_deref().unwrap_or_default(), p.name))
+                    .collect(),
+            )
+        });
         let mut by_namespace: BTreeMap<String, Vec<Arc<ObjectMeta>>> = BTreeMap::new();
         for pod in pods {
             by_namespace
@@ -319,7 +446,7 @@ impl Provider {
         }
         let per_namespace = by_namespace
             .iter()
-            .map(|(ns, pods)| self.namespace_pod_metrics(rules, &pods_info, ns, pods));
+            .map(|(ns, pods)| self.namespace_pod_metrics(rules, &pods_info, ns, pods, tracer));
         let metrics: Vec<PodMetrics> = join_all(per_namespace)
             .await
             .into_iter()
@@ -345,19 +472,45 @@ impl Provider {
         nodes: &ResourceInfo,
         names: &[String],
         format: Format,
+        resource: &'static str,
+        tracer: Option<&Tracer>,
     ) -> Result<HashMap<String, (String, f64)>, ProviderError> {
         let catalog = self.cluster.catalog();
         let built = queries.nodes_query(&catalog, nodes, names);
-        let (query, result) = self.run_object_query(built).await?;
+        let (query, result) = self
+            .run_object_query(built, (resource, None), tracer)
+            .await?;
+        let samples = vector_samples(&result);
+        let mut fates = Vec::new();
         let mut values = HashMap::new();
-        for sample in vector_samples(&result) {
-            if let (Some(node), Some(v)) = (
-                sample.labels.get(&query.resource_label),
-                usage(sample, format),
-            ) {
-                values.entry(node.clone()).or_insert((v, sample.timestamp));
+        for sample in samples {
+            let node = sample.labels.get(&query.resource_label);
+            let value = usage(sample, format);
+            let fate = match (node, value) {
+                (None, _) => SampleFate::NoResourceLabel,
+                (Some(node), Some(v)) => match values.entry(node.clone()) {
+                    std::collections::hash_map::Entry::Occupied(_) => SampleFate::Duplicate,
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        let fate = usage_fate(sample, Some(&v));
+                        slot.insert((v, sample.timestamp));
+                        fate
+                    }
+                },
+                (Some(_), None) => SampleFate::NotANumber,
+            };
+            if tracer.is_some() {
+                fates.push(fate);
             }
         }
+        record(tracer, |t| {
+            t.queries.push(QueryTrace {
+                resource,
+                namespace: None,
+                query: query.query.clone(),
+                resource_label: Some(query.resource_label.clone()),
+                answer: Ok(traced_samples(samples, fates)),
+            })
+        });
         Ok(values)
     }
 
@@ -365,6 +518,23 @@ impl Provider {
     pub async fn node_metrics(
         &self,
         req: &NodeMetricsRequest,
+    ) -> Result<Vec<NodeMetrics>, ProviderError> {
+        self.node_metrics_with(req, None).await
+    }
+
+    /// [`Provider::node_metrics`], recording every step into `tracer`.
+    pub async fn node_metrics_traced(
+        &self,
+        req: &NodeMetricsRequest,
+        tracer: &Tracer,
+    ) -> Result<Vec<NodeMetrics>, ProviderError> {
+        self.node_metrics_with(req, Some(tracer)).await
+    }
+
+    async fn node_metrics_with(
+        &self,
+        req: &NodeMetricsRequest,
+        tracer: Option<&Tracer>,
     ) -> Result<Vec<NodeMetrics>, ProviderError> {
         let all_rules: Arc<Rules> = self.registry().rules().clone();
         let rules = all_rules
@@ -385,22 +555,53 @@ impl Provider {
             }
         };
         let nodes: Vec<Arc<ObjectMeta>> = listed
-            .map_err(|e| list_failed("nodes", e))?
+            .map_err(|e| {
+                record(tracer, |t| t.list_error = Some(e.to_string()));
+                list_failed("nodes", e)
+            })?
             .into_iter()
             .filter(|n| req.field_selector.matches(|f| field_value(n, f)))
             .collect();
         let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+        record(tracer, |t| t.objects = Some(names.clone()));
         let mut metrics = Vec::new();
         if !names.is_empty() {
             let (cpu, memory) = tokio::join!(
-                self.node_values(&rules.cpu, &nodes_info, &names, Format::DecimalSI),
-                self.node_values(&rules.memory, &nodes_info, &names, Format::BinarySI),
+                self.node_values(
+                    &rules.cpu,
+                    &nodes_info,
+                    &names,
+                    Format::DecimalSI,
+                    "cpu",
+                    tracer
+                ),
+                self.node_values(
+                    &rules.memory,
+                    &nodes_info,
+                    &names,
+                    Format::BinarySI,
+                    "memory",
+                    tracer
+                ),
             );
             let (cpu, memory) = (cpu?, memory?);
             for node in &nodes {
                 let (Some((c, ct)), Some((m, mt))) = (cpu.get(&node.name), memory.get(&node.name))
                 else {
                     tracing::debug!(node = %node.name, "node lacks cpu or memory metrics; skipped");
+                    if cpu.contains_key(&node.name) || memory.contains_key(&node.name) {
+                        let (has, lacks) = if cpu.contains_key(&node.name) {
+                            ("cpu", "memory")
+                        } else {
+                            ("memory", "cpu")
+                        };
+                        record(tracer, |t| {
+                            t.dropped_objects.push((
+                                node.name.clone(),
+                                format!("it has a {has} sample but no {lacks} sample; metrics-server leaves such nodes out"),
+                            ))
+                        });
+                    }
                     continue;
                 };
                 metrics.push(NodeMetrics {

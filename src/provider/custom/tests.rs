@@ -27,8 +27,9 @@ fn values_follow_the_objects_order_and_leave_out_what_has_no_usable_sample() {
             timestamp: 0.0,
         },
     ];
+    let mut fates = Vec::new();
     assert_eq!(
-        values_in_order(&names, &samples, "pod", "requests"),
+        values_in_order(&names, &samples, "pod", "requests", Some(&mut fates)),
         [
             // The last sample of a name wins (prometheus-adapter's map overwrite).
             ("web-0".to_string(), "2500m".to_string()),
@@ -36,5 +37,23 @@ fn values_follow_the_objects_order_and_leave_out_what_has_no_usable_sample() {
             ("web-1".to_string(), "1005m".to_string()),
         ]
     );
-    assert!(values_in_order(&names, &samples, "instance", "requests").is_empty());
+    assert_eq!(
+        fates,
+        [
+            SampleFate::Replaced,
+            SampleFate::Kept,
+            SampleFate::Kept,
+            SampleFate::NotANumber,
+            SampleFate::NotANumber,
+            SampleFate::NotAsked,
+            SampleFate::NoResourceLabel,
+        ]
+    );
+    // Without a trace, the same values.
+    assert_eq!(
+        values_in_order(&names, &samples, "pod", "requests", None).len(),
+        2
+    );
+    assert!(values_in_order(&names, &samples, "instance", "requests", Some(&mut fates)).is_empty());
+    assert!(fates.iter().all(|f| *f == SampleFate::NoResourceLabel));
 }

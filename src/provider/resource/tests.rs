@@ -35,10 +35,28 @@ fn pods_get_their_containers_values_as_metrics_server_reports_them() {
         ("asr-1", "asr", "1536Ki", 1_700_000_010.0),
         ("asr-2", "asr", "1Ki", 1_700_000_010.0),
     ]);
-    let metrics = pod_metrics_of("speech", &pods, &cpu, &memory, Duration::from_secs(300));
+    let (metrics, dropped) =
+        pod_metrics_of("speech", &pods, &cpu, &memory, Duration::from_secs(300));
     // asr-2 has no CPU sample and asr-3 no memory sample: left out, as starting pods are.
     let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(names, ["asr-0", "asr-1"]);
+    let dropped: Vec<(&str, &str)> = dropped
+        .iter()
+        .map(|(pod, why)| (pod.as_str(), why.as_str()))
+        .collect();
+    assert_eq!(
+        dropped,
+        [
+            (
+                "speech/asr-2",
+                "it has a memory sample but no cpu sample; metrics-server leaves such pods out"
+            ),
+            (
+                "speech/asr-3",
+                "it has a cpu sample but no memory sample; metrics-server leaves such pods out"
+            ),
+        ]
+    );
     let asr0 = &metrics[0];
     assert_eq!(asr0.namespace, "speech");
     assert_eq!(asr0.labels["app"], "asr");
@@ -80,6 +98,14 @@ fn metrics_server_values_count_nan_and_negatives_as_zero_and_drop_infinities() {
     );
     assert_eq!(usage(&sample(-3.0), Format::BinarySI).as_deref(), Some("0"));
     assert_eq!(usage(&sample(f64::INFINITY), Format::DecimalSI), None);
+    let fate = |value: f64| {
+        let s = sample(value);
+        usage_fate(&s, usage(&s, Format::DecimalSI).as_ref())
+    };
+    assert_eq!(fate(0.25), SampleFate::Kept);
+    assert_eq!(fate(f64::NAN), SampleFate::KeptAsZero);
+    assert_eq!(fate(-1.0), SampleFate::KeptAsZero);
+    assert_eq!(fate(f64::INFINITY), SampleFate::NotANumber);
     assert_eq!(
         usage(&sample(1536.0 * 1024.0), Format::BinarySI).as_deref(),
         Some("1536Ki")
