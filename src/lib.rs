@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod explain;
 pub mod kube;
 pub mod prometheus;
 pub mod promql;

@@ -241,6 +241,11 @@ impl Registry {
         &self.rules
     }
 
+    /// The registry's settings.
+    pub fn options(&self) -> &RegistryOptions {
+        &self.options
+    }
+
     /// The current snapshot.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()

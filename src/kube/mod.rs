@@ -9,6 +9,7 @@
 mod cache;
 mod index;
 mod reviews;
+mod workloads;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

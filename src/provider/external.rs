@@ -1,6 +1,6 @@
 //! external.metrics.k8s.io: one query per request, one item per returned sample.
 
-use super::trace::record;
+use super::trace::{Fates, record};
 use super::{
     ExternalValue, Provider, ProviderError, QueryTrace, SampleFate, Tracer, not_a_vector,
     sample_quantity, unavailable, unix_timestamp,
@@ -27,7 +27,7 @@ fn external_values(
     metric: &str,
     result: &QueryResult,
     fates: bool,
-) -> Option<(Vec<ExternalValue>, Vec<(Sample, SampleFate)>)> {
+) -> Option<(Vec<ExternalValue>, Fates)> {
     let scalar;
     let samples: &[Sample] = match result {
         QueryResult::Vector(samples) => samples,

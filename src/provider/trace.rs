@@ -37,6 +37,9 @@ impl SampleFate {
     }
 }
 
+/// Samples and what became of each.
+pub type Fates = Vec<(Sample, SampleFate)>;
+
 /// One query a request sent, and what came back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryTrace {
@@ -50,7 +53,7 @@ pub struct QueryTrace {
     pub resource_label: Option<String>,
     /// The samples (a scalar as one sample without labels) and what became of each; or why
     /// there are none: Prometheus' error, or an answer that is not an instant vector.
-    pub answer: Result<Vec<(Sample, SampleFate)>, String>,
+    pub answer: Result<Fates, String>,
 }
 
 /// Everything a traced request recorded.
