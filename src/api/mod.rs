@@ -24,6 +24,7 @@ use discovery::Discovery;
 use routes::{Params, Route};
 use status::{ApiError, UNABLE_TO_FETCH, UNABLE_TO_LIST};
 
+use crate::explain::{ExplainError, Explainer};
 use crate::provider::{Provider, ProviderError};
 
 /// Encode a value as JSON, pretty (two-space indent) or compact.
@@ -213,6 +214,12 @@ async fn handle(State(state): State<Arc<ApiState>>, request: Request) -> Respons
         let e = ApiError::MethodNotAllowed(format!("{method} is not supported"));
         return error_response(&e, pretty);
     }
+    if path == "/debug/explain" {
+        return match explain(&state, request.uri.query(), &params).await {
+            Ok(explanation) => json_response(StatusCode::OK, encode(&explanation, pretty)),
+            Err(e) => error_response(&e, pretty),
+        };
+    }
     match answer(
         &state,
         path,
@@ -225,6 +232,72 @@ async fn handle(State(state): State<Arc<ApiState>>, request: Request) -> Respons
         Ok(response) => response,
         Err(e) => error_response(&e, pretty),
     }
+}
+
+/// `GET /debug/explain?path=<metrics API path>` (its selectors in the path's own query, or
+/// beside `path`) or `?hpa=<namespace>/<name>`: the explanation `metrics-adapter explain` prints
+/// with `-o json`.
+async fn explain(
+    state: &ApiState,
+    query: Option<&str>,
+    params: &Params,
+) -> Result<crate::explain::Explanation, ApiError> {
+    let (mut path, mut hpa) = (None, None);
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "path" => path = path.or(Some(value.into_owned())),
+            "hpa" => hpa = hpa.or(Some(value.into_owned())),
+            _ => {}
+        }
+    }
+    let explainer = Explainer::new(state.provider.clone());
+    match (path, hpa) {
+        (Some(path), None) => {
+            let request = routes::explain_request(&path, params)?;
+            let shown = match query_of_selectors(params) {
+                Some(q) if !path.contains('?') => format!("{path}?{q}"),
+                _ => path,
+            };
+            Ok(explainer.request(&request, &shown).await)
+        }
+        (None, Some(hpa)) => {
+            let Some((namespace, name)) = hpa
+                .split_once('/')
+                .filter(|(ns, name)| !ns.is_empty() && !name.is_empty())
+            else {
+                return Err(ApiError::BadRequest(format!(
+                    "hpa={hpa:?}: give the HPA as <namespace>/<name>"
+                )));
+            };
+            explainer
+                .hpa_named(namespace, name)
+                .await
+                .map_err(|e| match e {
+                    ExplainError::NotFound(m) => ApiError::NotFound(m),
+                    ExplainError::Failed(m) => ApiError::Internal(m.into()),
+                })
+        }
+        _ => Err(ApiError::BadRequest(
+            "give either path=<a metrics API path, as kubectl get --raw takes it> or hpa=<namespace>/<name>".into(),
+        )),
+    }
+}
+
+/// The selectors of `params` as a query string, if any.
+fn query_of_selectors(params: &Params) -> Option<String> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    let mut any = false;
+    for (key, value) in [
+        ("labelSelector", &params.label_selector),
+        ("metricLabelSelector", &params.metric_label_selector),
+        ("fieldSelector", &params.field_selector),
+    ] {
+        if let Some(value) = value {
+            query.append_pair(key, value);
+            any = true;
+        }
+    }
+    any.then(|| query.finish())
 }
 
 async fn answer(

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use super::discovery::{Apis, CUSTOM_GROUP, EXTERNAL_GROUP, RESOURCE_GROUP};
 use super::status::ApiError;
 use super::types::CustomVersion;
+use crate::explain::MetricRequest;
 use crate::provider::{
     CustomRequest, ExternalRequest, NODE_FIELDS, NodeMetricsRequest, POD_FIELDS, PodMetricsRequest,
 };
@@ -154,6 +155,34 @@ pub fn parse(path: &str, params: &Params, apis: Apis) -> Result<Route, ApiError>
         }
         ["apis", RESOURCE_GROUP, "v1beta1", rest @ ..] if apis.resource => resource(rest, params),
         _ => Err(ApiError::NoRoute),
+    }
+}
+
+/// The request `explain` is asked about: a metrics API path with its query (`path?labelSelector=…`)
+/// or, when the path has none, with `params`' selectors. Every API is parsed, served or not:
+/// the explanation says what is not served.
+pub fn explain_request(path_and_query: &str, params: &Params) -> Result<MetricRequest, ApiError> {
+    let (path, inner) = match path_and_query.split_once('?') {
+        Some((path, query)) => (path, Params::parse(Some(query))),
+        None => (path_and_query, params.clone()),
+    };
+    let every = Apis {
+        custom: true,
+        external: true,
+        resource: true,
+    };
+    let not_metrics = || {
+        ApiError::BadRequest(format!(
+            "{path:?} is not a request for metrics: give a path under /apis/custom.metrics.k8s.io, /apis/external.metrics.k8s.io or /apis/metrics.k8s.io, as kubectl get --raw takes it"
+        ))
+    };
+    match parse(path, &inner, every) {
+        Ok(Route::Custom(_, request)) => Ok(MetricRequest::Custom(request)),
+        Ok(Route::External(request)) => Ok(MetricRequest::External(request)),
+        Ok(Route::Pods(request, _)) => Ok(MetricRequest::Pods(request)),
+        Ok(Route::Nodes(request, _)) => Ok(MetricRequest::Nodes(request)),
+        Ok(Route::Discovery(_)) | Err(ApiError::NoRoute) => Err(not_metrics()),
+        Err(e) => Err(e),
     }
 }
 
@@ -491,6 +520,96 @@ mod tests {
             Err(ApiError::BadRequest(
                 "field label not supported: spec.unschedulable".into()
             ))
+        );
+    }
+
+    #[test]
+    fn explain_takes_metrics_paths_with_their_own_query_or_the_outer_one() {
+        let outer = Params::parse(Some("labelSelector=app%3Dasr"));
+        let with_query = explain_request(
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/*/m?labelSelector=app%3Dweb",
+            &outer,
+        );
+        match with_query {
+            Ok(MetricRequest::Custom(r)) => assert_eq!(r.label_selector.to_string(), "app=web"),
+            other => panic!("{other:?}"),
+        }
+        match explain_request(
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/*/m",
+            &outer,
+        ) {
+            Ok(MetricRequest::Custom(r)) => assert_eq!(r.label_selector.to_string(), "app=asr"),
+            other => panic!("{other:?}"),
+        }
+        // Every API, served or not.
+        assert!(matches!(
+            explain_request("/apis/metrics.k8s.io/v1beta1/nodes", &Params::default()),
+            Ok(MetricRequest::Nodes(_))
+        ));
+        assert!(matches!(
+            explain_request(
+                "/apis/external.metrics.k8s.io/v1beta1/namespaces/a/q",
+                &Params::default()
+            ),
+            Ok(MetricRequest::External(_))
+        ));
+        for path in ["/apis", "/apis/apps/v1/deployments", "/healthz"] {
+            match explain_request(path, &Params::default()) {
+                Err(ApiError::BadRequest(m)) => {
+                    assert!(m.contains("is not a request for metrics"), "{m}")
+                }
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+    }
+
+    /// The paths `explain` shows for an HPA's metrics are the requests it explains.
+    #[test]
+    fn the_paths_explain_writes_for_an_hpa_parse_back_to_its_requests() {
+        use crate::explain::hpa_paths;
+        let custom = CustomRequest {
+            namespace: Some("speech".into()),
+            resource: "pods".into(),
+            name: None,
+            metric: "asr_active_requests".into(),
+            label_selector: Selector::parse("app=asr,tier in (a,b)").unwrap(),
+            metric_selector: Selector::parse("verb!=GET").unwrap(),
+        };
+        let namespace = CustomRequest {
+            namespace: None,
+            resource: "namespaces".into(),
+            name: Some("speech".into()),
+            label_selector: Selector::everything(),
+            metric_selector: Selector::everything(),
+            ..custom.clone()
+        };
+        for request in [custom, namespace] {
+            let path = hpa_paths::custom_path(&request);
+            match explain_request(&path, &Params::default()) {
+                Ok(MetricRequest::Custom(parsed)) => assert_eq!(parsed, request, "{path}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        let external = ExternalRequest {
+            namespace: "media".into(),
+            metric: "redis_queue_depth".into(),
+            selector: Selector::parse("queue_name=stt-queue").unwrap(),
+        };
+        let path = hpa_paths::external_path(&external);
+        assert_eq!(
+            explain_request(&path, &Params::default()),
+            Ok(MetricRequest::External(external))
+        );
+        let pods = PodMetricsRequest {
+            namespace: Some("speech".into()),
+            name: None,
+            label_selector: Selector::parse("app=asr").unwrap(),
+            field_selector: FieldSelector::default(),
+        };
+        let path = hpa_paths::pods_path(&pods);
+        assert_eq!(
+            explain_request(&path, &Params::default()),
+            Ok(MetricRequest::Pods(pods))
         );
     }
 

@@ -4,6 +4,7 @@
 //! subcommand the binary serves, as prometheus-adapter's does.
 
 pub mod check;
+pub mod explain;
 pub mod serve;
 
 use std::ffi::OsString;
@@ -26,10 +27,13 @@ pub enum Command {
     Serve(Box<serve::ServeArgs>),
     /// Validate a rules file offline; with --render, show the PromQL a request would produce.
     Check(check::CheckArgs),
+    /// Say why a metric has its value, or why an HPA shows <unknown>: for an API path, an HPA
+    /// manifest or an HPA of the cluster (exit 1 when a metric would be <unknown>).
+    Explain(Box<explain::ExplainArgs>),
 }
 
 /// The subcommands' names, as typed.
-const SUBCOMMANDS: &[&str] = &["serve", "check", "help"];
+const SUBCOMMANDS: &[&str] = &["serve", "check", "explain", "help"];
 
 /// Parse the command line. Anything but a subcommand name (or `--help`, `--version`) in first
 /// place means `serve`, so prometheus-adapter's container args work unchanged: the community

@@ -313,8 +313,10 @@ pub fn render_table(explanation: &Explanation) -> String {
                 .rules
                 .iter()
                 .map(|r| {
+                    // The rule line above shows the series query; here the index is enough.
+                    let short = r.rule.split(" (").next().unwrap_or(&r.rule);
                     vec![
-                        r.rule.clone(),
+                        short.to_string(),
                         if r.serves { "serves" } else { "-" }.to_string(),
                         r.why.clone(),
                     ]

@@ -8,6 +8,7 @@
 
 mod cache;
 mod index;
+pub mod remote;
 mod reviews;
 mod workloads;
 
