@@ -20,6 +20,7 @@ mod demo;
 mod deploy;
 mod discovery;
 mod docs;
+mod explain;
 mod external_and_resource;
 mod lifecycle;
 mod operating;
