@@ -551,7 +551,10 @@ impl Explainer {
                 }
             }
         } else {
-            for query in &trace.queries {
+            // The queries run concurrently: report them in a stable order.
+            let mut queries: Vec<&QueryTrace> = trace.queries.iter().collect();
+            queries.sort_by(|a, b| (&a.namespace, a.resource).cmp(&(&b.namespace, b.resource)));
+            for query in queries {
                 if wanted(query.resource) {
                     reports.push(entry(query.resource, Some(query)));
                 }

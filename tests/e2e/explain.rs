@@ -54,23 +54,47 @@ externalRules:
   resources:
     namespaced: false
   metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)
+resourceRules:
+  cpu:
+    containerQuery: sum by (<<.GroupBy>>) (container_cpu_cores{<<.LabelMatchers>>})
+    nodeQuery: sum by (<<.GroupBy>>) (node_cpu_cores{<<.LabelMatchers>>})
+    resources:
+      overrides:
+        namespace: {resource: namespace}
+        pod: {resource: pod}
+        node: {resource: node}
+    containerLabel: container
+  memory:
+    containerQuery: sum by (<<.GroupBy>>) (container_memory_working_set_bytes{<<.LabelMatchers>>})
+    nodeQuery: sum by (<<.GroupBy>>) (node_memory_working_set_bytes{<<.LabelMatchers>>})
+    resources:
+      overrides:
+        namespace: {resource: namespace}
+        pod: {resource: pod}
+        node: {resource: node}
+    containerLabel: container
+  window: 1m
 "#;
 
 /// Every series of the world, for the readiness count.
-const READY: &str = r#"{__name__=~"asr_active_requests|seldon_model_inflight_requests|gpu_utilization|queue_depth|asr_old_requests"}"#;
+const READY: &str = r#"{__name__=~"asr_active_requests|seldon_model_inflight_requests|gpu_utilization|queue_depth|asr_old_requests|container_cpu_cores|container_memory_working_set_bytes"}"#;
 
 const CUSTOM: &str = "/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech";
 
 /// Namespace `speech`: Deployment `asr` (2 replicas) and its pods asr-0 and asr-1 (9 and 11
-/// active requests), asr-2 of another app without a series, Seldon Model `irisa0` (5 requests
-/// in flight); a GPU series that names no pod, a series that will stop, and queue `stt` 30 deep.
+/// active requests; requesting 1Gi and using 512Mi, 250m cores), asr-2 of another app without a
+/// series, Seldon Model `irisa0` (5 requests in flight); a GPU series that names no pod, and
+/// queue `stt` 30 deep.
 async fn world() -> World {
     World::start(
         |cluster: &KubeDouble, exporter: &Exporter| {
             cluster.apply(kube::namespace("speech"));
             cluster.apply(kube::deployment("speech", "asr", 2, &[("app", "asr")]));
             for (pod, app) in [("asr-0", "asr"), ("asr-1", "asr"), ("asr-2", "other")] {
-                cluster.apply(kube::pod("speech", pod, &[("app", app)], "Running", true));
+                let mut object = kube::pod("speech", pod, &[("app", app)], "Running", true);
+                object["spec"]["containers"][0]["resources"] =
+                    json!({"requests": {"cpu": "500m", "memory": "1Gi"}});
+                cluster.apply(object);
             }
             cluster.apply(kube::seldon_model("speech", "irisa0", 1));
             for (pod, value) in [("asr-0", 9.0), ("asr-1", 11.0)] {
@@ -78,6 +102,13 @@ async fn world() -> World {
                     "asr_active_requests",
                     &[("namespace", "speech"), ("pod", pod)],
                     value,
+                );
+                let container = [("namespace", "speech"), ("pod", pod), ("container", "main")];
+                exporter.set_gauge("container_cpu_cores", &container, 0.25);
+                exporter.set_gauge(
+                    "container_memory_working_set_bytes",
+                    &container,
+                    512.0 * 1048576.0,
                 );
             }
             exporter.set_gauge(
@@ -98,7 +129,7 @@ async fn world() -> World {
             exporter.set_gauge("queue_depth", &[("queue", "stt")], 30.0);
         },
         READY,
-        6,
+        10,
     )
     .await
 }
@@ -269,6 +300,37 @@ async fn served_pods_object_and_external_metrics_are_explained_step_by_step() {
     );
     assert_eq!(m["values"][0]["object"], "irisa0");
     assert_eq!(m["values"][0]["value"], "5");
+
+    // Resource metrics: one entry per query, values per container.
+    let resource = local
+        .explain(&["/apis/metrics.k8s.io/v1beta1/namespaces/speech/pods?labelSelector=app%3Dasr"])
+        .await;
+    assert_eq!(resource.code, 0, "{}{}", resource.stdout, resource.stderr);
+    let json = resource.json();
+    let entries: Vec<(&str, &str)> = json["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["metric"].as_str().unwrap(), m["rule"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            ("cpu", "resourceRules.cpu"),
+            ("memory", "resourceRules.memory")
+        ]
+    );
+    assert_eq!(
+        json["metrics"][0]["query"],
+        "sum by (pod,container) (container_cpu_cores{namespace=\"speech\",pod=~\"asr-0|asr-1\"})"
+    );
+    assert_eq!(
+        json["metrics"][1]["values"],
+        json!([
+            {"object": "speech/asr-0", "container": "main", "labels": null, "value": "512Mi"},
+            {"object": "speech/asr-1", "container": "main", "labels": null, "value": "512Mi"},
+        ])
+    );
 
     // An External metric.
     let external = local
@@ -492,6 +554,10 @@ spec:
       describedObject: {apiVersion: mlops.seldon.io/v1alpha1, kind: Model, name: irisa0}
       metric: {name: seldon_model_inflight_requests}
       target: {type: Value, value: "2"}
+  - type: Resource
+    resource:
+      name: memory
+      target: {type: Utilization, averageUtilization: 25}
 ---
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -533,8 +599,9 @@ async fn an_hpas_replica_count_is_the_one_the_controller_computes() {
     let hpas: Vec<HorizontalPodAutoscaler> = serde_saphyr::from_multiple(HPAS).unwrap();
 
     // Pods: (9 + 11) / 2 = 10 against 4, ceil(2.5 × 2) = 5; External: 30 against 10 per
-    // replica, ceil(30 / 10) = 3; Object: 5 against 2 on 2 ready pods, ceil(2.5 × 2) = 5. The
-    // largest, 5, is more than one step allows without behavior: max(2 × 2, 4) = 4.
+    // replica, ceil(30 / 10) = 3; Object: 5 against 2 on 2 ready pods, ceil(2.5 × 2) = 5;
+    // memory: 512Mi of 1Gi is 50% against 25%, ceil(2 × 2) = 4. The largest, 5, is more than
+    // one step allows without behavior: max(2 × 2, 4) = 4.
     let explained = local.explain(&["-f", &manifest, "--hpa", "asr"]).await;
     assert_eq!(
         explained.code, 0,
@@ -569,7 +636,16 @@ async fn an_hpas_replica_count_is_the_one_the_controller_computes() {
         .map(|m| json!(m.result.as_ref().ok().map(|p| p.replicas)))
         .collect();
     assert_eq!(proposals, simulated);
-    assert_eq!(proposals, [json!(5), json!(3), json!(5)]);
+    assert_eq!(proposals, [json!(5), json!(3), json!(5), json!(4)]);
+    let memory = &json["metrics"][3];
+    assert_eq!(memory["metric"], "memory");
+    assert_eq!(
+        memory["request"],
+        "/apis/metrics.k8s.io/v1beta1/namespaces/speech/pods?labelSelector=app%3Dasr"
+    );
+    assert_eq!(memory["target"], "Utilization 25%");
+    assert_eq!(memory["current"], "50% (536870912 average)");
+    assert_eq!(memory["rule"], "resourceRules.memory");
     let pods = &json["metrics"][0];
     assert_eq!(
         pods["request"],
