@@ -6,6 +6,7 @@
 //! names unescaped: a dot in a node name matches any character there).
 
 use std::fmt::{self, Write as _};
+use std::time::Duration;
 
 use unicode_general_category::{GeneralCategory, get_general_category};
 
@@ -224,6 +225,99 @@ pub fn validate(query: &str) -> Result<(), InvalidQuery> {
     promql_parser::parser::parse(query)
         .map(|_| ())
         .map_err(|e| InvalidQuery(e.trim().to_string()))
+}
+
+/// Functions whose value is biased while their series are younger than the window: they
+/// extrapolate from the samples inside it.
+const EXTRAPOLATING: &[&str] = &["rate", "increase", "delta"];
+
+/// A vector selector of the parser's AST written again, every value through [`quote`]: `None`
+/// for one with `or` groups, an offset or an `@` modifier.
+fn selector_text(vs: &promql_parser::parser::VectorSelector) -> Option<String> {
+    use promql_parser::label::MatchOp as Op;
+    if !vs.matchers.or_matchers.is_empty() || vs.offset.is_some() || vs.at.is_some() {
+        return None;
+    }
+    let mut matchers = Vec::new();
+    let named = vs.matchers.matchers.iter().any(|m| m.name == "__name__");
+    if let (Some(name), false) = (&vs.name, named) {
+        matchers.push(LabelMatcher::new("__name__", MatchOp::Equal, name.clone()));
+    }
+    for m in &vs.matchers.matchers {
+        let op = match m.op {
+            Op::Equal => MatchOp::Equal,
+            Op::NotEqual => MatchOp::NotEqual,
+            Op::Re(_) => MatchOp::RegexMatch,
+            Op::NotRe(_) => MatchOp::RegexNoMatch,
+        };
+        matchers.push(LabelMatcher::new(m.name.clone(), op, m.value.clone()));
+    }
+    Some(format!("{{{}}}", join_matchers(&matchers)))
+}
+
+fn extrapolated(
+    expr: &promql_parser::parser::Expr,
+    out: &mut Vec<(&'static str, Duration, String)>,
+) {
+    use promql_parser::parser::Expr;
+    match expr {
+        Expr::Aggregate(a) => {
+            extrapolated(&a.expr, out);
+            if let Some(param) = &a.param {
+                extrapolated(param, out);
+            }
+        }
+        Expr::Unary(u) => extrapolated(&u.expr, out),
+        Expr::Binary(b) => {
+            extrapolated(&b.lhs, out);
+            extrapolated(&b.rhs, out);
+        }
+        Expr::Paren(p) => extrapolated(&p.expr, out),
+        Expr::Subquery(s) => extrapolated(&s.expr, out),
+        Expr::Call(call) => {
+            if EXTRAPOLATING.contains(&call.func.name)
+                && let Some(Expr::MatrixSelector(m)) = call.args.args.first().map(|a| a.as_ref())
+                && let Some(selector) = selector_text(&m.vs)
+            {
+                out.push((call.func.name, m.range, selector));
+            }
+            for arg in &call.args.args {
+                extrapolated(arg, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A function over a window, and a query for the age of the youngest series it reads.
+pub type WindowAge = (&'static str, Duration, String);
+
+/// For each `rate`, `increase` or `delta` of a range selector in `query`: the function, its
+/// window, and a query for the age in seconds of the youngest series it reads (the time since
+/// its first sample, as far back as the window), so a caller can say when a value is still
+/// settling. None for a query the parser refuses.
+pub fn window_age_queries(query: &str) -> Vec<WindowAge> {
+    let Ok(expr) = promql_parser::parser::parse(query) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    extrapolated(&expr, &mut found);
+    let mut queries: Vec<WindowAge> = found
+        .into_iter()
+        .map(|(function, window, selector)| {
+            let range = window.as_millis().max(1);
+            let step = (range / 60).max(1000);
+            (
+                function,
+                window,
+                format!("min(time() - min_over_time(timestamp({selector})[{range}ms:{step}ms]))"),
+            )
+        })
+        .collect();
+    // In the query's order, each once.
+    let mut seen = std::collections::HashSet::new();
+    queries.retain(|(_, _, q)| seen.insert(q.clone()));
+    queries
 }
 
 mod series;

@@ -185,6 +185,42 @@ impl Listings {
 }
 
 impl Explainer {
+    /// Notes for the extrapolating functions of `query` (rate, increase, delta) whose youngest
+    /// series is younger than their window: their values read low until it is covered.
+    async fn settling(&self, query: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        for (function, window, age_query) in
+            crate::promql::window_age_queries(query).into_iter().take(3)
+        {
+            let Ok(result) = self.provider.prometheus().query(&age_query).await else {
+                continue;
+            };
+            let Some(age) = (match &*result {
+                crate::prometheus::QueryResult::Vector(samples) => samples.first().map(|s| s.value),
+                _ => None,
+            }) else {
+                continue;
+            };
+            let window_seconds = window.as_secs_f64();
+            if age.is_finite() && age >= 0.0 && age < window_seconds {
+                notes.push(format!(
+                    "still settling: {function}() over {} but its youngest series has samples for {age:.0}s only; the value reads low until they cover the whole window, in about {:.0}s",
+                    crate::rules::format_go_duration(window),
+                    window_seconds - age
+                ));
+            }
+        }
+        notes
+    }
+
+    /// The settling notes of the report's query, if it was answered.
+    async fn add_settling(&self, report: &mut MetricReport) {
+        if let (Some(query), None) = (&report.query, &report.query_error) {
+            let notes = self.settling(query).await;
+            report.notes.extend(notes);
+        }
+    }
+
     /// An explainer over a provider.
     pub fn new(provider: Provider) -> Explainer {
         Explainer { provider }
@@ -345,6 +381,7 @@ impl Explainer {
         report.objects = trace.objects.clone();
         if let Some(query) = trace.queries.first() {
             add_query(&mut report, query);
+            self.add_settling(&mut report).await;
         }
         let values = result.as_ref().ok().cloned();
         if let Some(values) = &values {
@@ -439,6 +476,7 @@ impl Explainer {
         }
         if let Some(query) = trace.queries.first() {
             add_query(&mut report, query);
+            self.add_settling(&mut report).await;
         }
         let values = result.as_ref().ok().cloned();
         if let Some(values) = &values {
@@ -594,7 +632,7 @@ impl Explainer {
                 .collect()
         };
         let selector = req.label_selector.to_string();
-        let reports = self.resource_reports(
+        let mut reports = self.resource_reports(
             &trace,
             ended(&result),
             shown,
@@ -604,6 +642,9 @@ impl Explainer {
             &selector,
             served,
         );
+        for report in &mut reports {
+            self.add_settling(report).await;
+        }
         (reports, pods)
     }
 
@@ -630,7 +671,7 @@ impl Explainer {
                 .collect()
         };
         let selector = req.label_selector.to_string();
-        self.resource_reports(
+        let mut reports = self.resource_reports(
             &trace,
             ended(&result),
             shown,
@@ -639,7 +680,11 @@ impl Explainer {
             "nodes",
             &selector,
             served,
-        )
+        );
+        for report in &mut reports {
+            self.add_settling(report).await;
+        }
+        reports
     }
 
     /// The provider the explanations run on.

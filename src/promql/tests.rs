@@ -117,3 +117,35 @@ fn label_names() {
         assert!(!is_label_name(bad), "{bad}");
     }
 }
+
+#[test]
+fn extrapolating_functions_give_their_windows_and_an_age_query() {
+    let queries = window_age_queries(
+        r#"sum by (model) (rate(seldon_model_infer_total{namespace="seldon",model=~"iris.*"}[30s])) / sum(increase(x[2m])) + irate(y[1m])"#,
+    );
+    assert_eq!(
+        queries,
+        [
+            (
+                "rate",
+                std::time::Duration::from_secs(30),
+                r#"min(time() - min_over_time(timestamp({__name__="seldon_model_infer_total",namespace="seldon",model=~"iris.*"})[30000ms:1000ms]))"#.to_string()
+            ),
+            (
+                "increase",
+                std::time::Duration::from_secs(120),
+                r#"min(time() - min_over_time(timestamp({__name__="x"})[120000ms:2000ms]))"#.to_string()
+            ),
+        ]
+    );
+    for (_, _, query) in &queries {
+        validate(query).unwrap();
+    }
+    // Values are written through quote(): a quote in a value stays inside its string.
+    let queries = window_age_queries(r#"rate(x{a="q\"uote"}[1m])"#);
+    assert!(queries[0].2.contains(r#"a="q\"uote""#), "{queries:?}");
+    assert!(window_age_queries("sum(x)").is_empty());
+    // A selector with an offset looks at other times: left alone.
+    assert!(window_age_queries("rate(x[1m] offset 5m)").is_empty());
+    assert!(window_age_queries("not promql ((").is_empty());
+}
