@@ -1,6 +1,9 @@
 //! The README's quick start: `scripts/demo --check` brings up the demo (stand-in cluster,
-//! exporter, Prometheus, the adapter), runs the `kubectl get --raw` commands it prints, checks
-//! every answer has items, and stops everything.
+//! exporter, Prometheus, the adapter), runs the `kubectl get --raw` commands it prints (custom,
+//! external and resource metrics), `kubectl top pod` and `kubectl top node` through the stand-in
+//! cluster's aggregator, an `explain` of the ASR HPA through the adapter's `/debug/explain` and
+//! one of a misspelt metric; it checks every answer has items, the exit status of each explain,
+//! and that a rate younger than its window is said to be settling; then stops everything.
 
 use std::path::Path;
 use std::process::Command;
@@ -35,4 +38,21 @@ fn the_quick_start_demo_answers_its_kubectl_commands() {
         stdout.contains("stand-in cluster (a test double, not Kubernetes)"),
         "{stdout}"
     );
+    for expected in [
+        // External metrics.
+        "\"metricName\": \"redis_queue_depth\"",
+        // kubectl top, pods and nodes.
+        "NAME                            CPU(cores)   MEMORY(bytes)",
+        "node-a   ",
+        // The HPA explained, each metric served.
+        "HPA speech/lightning-asr scales Deployment/lightning-asr (3 replicas now, min 1, max 10, tolerance 0.1)",
+        "METRIC asr_active_requests (Pods): served",
+        "METRIC cpu (Resource): served",
+        "METRIC redis_queue_depth (External): served",
+        // The misspelt metric.
+        "METRIC asr_active_request (custom): <unknown>",
+        "  reason    no rule names the metric asr_active_request: ",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in\n{stdout}");
+    }
 }
