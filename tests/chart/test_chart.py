@@ -398,6 +398,13 @@ class EveryKey(unittest.TestCase):
         roles = {o["metadata"]["name"]: o for o in of_kind(self.objects, "ClusterRole")}
         reader = roles["custom-metrics-apiserver-resource-reader"]
         self.assertIn(self.values["rbac"]["extraRules"][0], reader["rules"])
+        # /debug/explain?hpa= reads the HPA and its target's scale.
+        self.assertIn({"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": ["get"]}, reader["rules"])
+        self.assertIn({"apiGroups": ["apps"], "resources": ["deployments/scale", "statefulsets/scale", "replicasets/scale"], "verbs": ["get"]}, reader["rules"])
+        # Operators are bound to the explainer role by hand: the chart binds nobody to it.
+        self.assertEqual(roles["custom-metrics-apiserver-explainer"]["rules"], [{"nonResourceURLs": ["/debug/explain"], "verbs": ["get"]}])
+        bound = {b["roleRef"]["name"] for b in of_kind(self.objects, "ClusterRoleBinding")}
+        self.assertNotIn("custom-metrics-apiserver-explainer", bound)
         self.assertEqual(roles["custom-metrics-apiserver-server-resources"]["rules"][0]["resources"], self.values["rbac"]["customMetrics"]["resources"])
         self.assertEqual(roles["custom-metrics-apiserver-external-metrics"]["rules"][0]["resources"], ["redis_queue_depth"])
         auth_reader = one(self.objects, "RoleBinding", "custom-metrics-apiserver-auth-reader")
