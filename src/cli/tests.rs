@@ -216,3 +216,75 @@ fn help_lists_only_flags_that_work() {
         assert!(help.contains(shown), "{shown} not in help:\n{help}");
     }
 }
+
+/// `explain` takes serve's rules, cluster and Prometheus flags (the same clap Args), and
+/// exactly one thing to explain.
+#[test]
+fn explain_takes_serves_flags_and_one_target() {
+    let parsed = try_parse([
+        "metrics-adapter",
+        "explain",
+        "--config=/c.yaml",
+        "--lister-kubeconfig=/kc",
+        "--prometheus-url=http://p:9090/prom/",
+        "--prometheus-timeout=3s",
+        "--metrics-max-age=20m",
+        "--discovery-mode=series",
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/a/pods/*/m?labelSelector=app%3Dweb",
+        "-o",
+        "json",
+    ]);
+    let Ok(Cli {
+        command: Command::Explain(args),
+    }) = parsed
+    else {
+        panic!("{parsed:?}");
+    };
+    assert_eq!(
+        args.rules.config.as_deref(),
+        Some(std::path::Path::new("/c.yaml"))
+    );
+    assert_eq!(
+        args.cluster.lister_kubeconfig.as_deref(),
+        Some(std::path::Path::new("/kc"))
+    );
+    assert_eq!(
+        args.prometheus.prometheus_url.as_str(),
+        "http://p:9090/prom/"
+    );
+    assert_eq!(
+        args.prometheus.prometheus_timeout,
+        std::time::Duration::from_secs(3)
+    );
+    assert_eq!(
+        args.rules.metrics_max_age,
+        std::time::Duration::from_secs(1200)
+    );
+    assert_eq!(args.output, explain::Output::Json);
+    assert!(
+        args.path
+            .as_deref()
+            .unwrap()
+            .ends_with("labelSelector=app%3Dweb")
+    );
+    // An HPA from a manifest, picked by name; one from the cluster; never a path with either.
+    assert!(try_parse(["metrics-adapter", "explain", "-f", "h.yaml", "--hpa", "web"]).is_ok());
+    assert!(try_parse(["metrics-adapter", "explain", "--hpa", "web", "-n", "prod"]).is_ok());
+    assert!(try_parse(["metrics-adapter", "explain", "/apis/x", "--hpa", "web"]).is_err());
+    assert!(try_parse(["metrics-adapter", "explain"]).is_err());
+    // The credentials of --server go with --server only.
+    assert!(try_parse(["metrics-adapter", "explain", "--hpa", "web", "--token", "t"]).is_err());
+    assert!(
+        try_parse([
+            "metrics-adapter",
+            "explain",
+            "--server",
+            "https://a:6443",
+            "--token",
+            "t",
+            "--hpa",
+            "web"
+        ])
+        .is_ok()
+    );
+}
