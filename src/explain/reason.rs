@@ -82,11 +82,6 @@ fn not_registered(asked: &Asked<'_>, findings: &Findings, resource: Option<&str>
     if let Some((rule, Finding::ListFailed(e))) = first(|f| matches!(f, Finding::ListFailed(_))) {
         return format!("Prometheus failed listing the series of {rule}: {e}");
     }
-    if let Some((rule, _)) = first(|f| matches!(f, Finding::ServesElsewhere { .. })) {
-        return format!(
-            "{rule} names {metric}, but not for this request: check the resource and the namespace of the request"
-        );
-    }
     format!(
         "no rule names the metric {metric}: no {} entry turns a series its seriesQuery finds (in the last {window}) into this name; check the metric name, or add a rule",
         asked.section

@@ -104,6 +104,20 @@ fn what_the_registry_does_not_know_is_explained_by_the_rules() {
         unmapped.starts_with("the series asr_active_requests exists and rules[1] names it asr_active_requests, but no label of it names pods (none of its labels names a resource)"),
         "{unmapped}"
     );
+    let later = reason(
+        Ended::NotFound,
+        &trace,
+        &[(
+            "rules[0]".into(),
+            Finding::NotListedYet {
+                series: "asr_active_requests".into(),
+            },
+        )],
+    );
+    assert!(
+        later.contains("the adapter has not listed it yet: it will on its next relist"),
+        "{later}"
+    );
     let stale = reason(
         Ended::NotFound,
         &trace,
