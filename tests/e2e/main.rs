@@ -14,6 +14,7 @@ mod support;
 
 mod auth;
 mod chart;
+mod check;
 mod connections;
 mod custom_metrics;
 mod demo;
