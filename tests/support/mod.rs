@@ -7,6 +7,7 @@ pub mod exporter;
 pub mod harness;
 pub mod hpa;
 pub mod kube;
+pub mod label_match;
 pub mod prometheus;
 pub mod redis;
 pub mod reference;

@@ -1,11 +1,12 @@
 //! A test double of the Kubernetes API server: an in-process, plain-HTTP server on a free
 //! loopback port that speaks kube-apiserver's real JSON wire formats, because no kube-apiserver
 //! can run on this machine. It serves legacy discovery (`/api`, `/apis`, ...), GET/LIST/WATCH of
-//! objects the test puts in its in-memory store (label selectors evaluated with the crate's
-//! own parser, field selectors, `PartialObjectMetadata` responses, watch replay from any
-//! `resourceVersion`), the `scale` subresource, `TokenReview` and `SubjectAccessReview`, and it
-//! proxies registered aggregated API groups (`metrics.k8s.io`, ...) to an HTTPS upstream the way
-//! kube-aggregator does. kube-rs clients and the real `kubectl` both talk to it.
+//! objects the test puts in its in-memory store (label selectors evaluated with the doubles'
+//! own matcher in `support::label_match`, never the crate's; field selectors;
+//! `PartialObjectMetadata` responses; watch replay from any `resourceVersion`), the `scale`
+//! subresource, `TokenReview` and `SubjectAccessReview`, and it proxies registered aggregated
+//! API groups (`metrics.k8s.io`, ...) to an HTTPS upstream the way kube-aggregator does.
+//! kube-rs clients and the real `kubectl` both talk to it.
 //!
 //! It is a double, not an apiserver: there is no write API over HTTP (tests mutate the store
 //! through [`KubeDouble`]), no admission, no RBAC on its own resources, no paging, no

@@ -18,12 +18,12 @@ use axum::response::Response;
 use http::{HeaderValue, Method, StatusCode, header};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
-use metrics_adapter::selector::Selector;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::super::label_match::Selector;
 use super::catalog::{self, ResourceType, ScaleSelector};
 use super::store::{Change, FieldSelector, Filter, StoredEvent};
 use super::{RecordedRequest, Shared, lock, proxy, reviews};
@@ -424,7 +424,7 @@ fn scale(rt: &ResourceType, object: &Value) -> Value {
 }
 
 /// apimachinery's `FormatLabelSelector`: the selector string of a `metav1.LabelSelector`,
-/// requirements sorted by key (done by re-parsing with the crate's selector).
+/// requirements sorted by key (done by re-parsing with the doubles' own selector).
 fn format_label_selector(selector: &Value) -> Option<String> {
     let mut terms: Vec<String> = Vec::new();
     for (key, value) in selector["matchLabels"].as_object().into_iter().flatten() {

@@ -1,13 +1,14 @@
 //! The object store: every object of every type, a global `resourceVersion` bumped by each
 //! change, and the full history of changes so a watch from any past version can be replayed
 //! (the double therefore never answers `410 Gone`). Also the filters a LIST or WATCH applies:
-//! namespace, label selector (the crate's own parser) and field selector.
+//! namespace, label selector (the doubles' own matcher, `support::label_match`, never the
+//! crate's parser) and field selector.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use metrics_adapter::selector::Selector;
 use serde_json::{Value, json};
 
+use super::super::label_match::Selector;
 use super::catalog::ResourceType;
 
 /// What happened to an object.
