@@ -4,6 +4,7 @@
 pub mod adapter;
 pub mod double_cluster;
 pub mod exporter;
+pub mod faulty_prometheus;
 pub mod harness;
 pub mod hpa;
 pub mod kube;
