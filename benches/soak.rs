@@ -3,10 +3,11 @@
 //! 10 minutes) as an aggregator in front of many HPAs would drive it, while its rules file is
 //! rewritten every minute and Prometheus is stopped and started again once midway.
 //!
-//! `scripts/soak [DURATION]` (or `cargo bench --bench soak -- [DURATION]`; `90s`, `10m`, `1h`)
-//! prints, per minute of the run, the latency percentiles, the errors by status (those of
-//! requests that overlap the restart window counted apart), and the adapter's RSS and CPU,
-//! then the RSS at the start, its maximum, at the end, and its growth. The request mix: half
+//! `scripts/soak [DURATION]` (or `cargo bench --bench soak -- [DURATION]`; `90s`, `10m`, `1h`;
+//! `SOAK_RESTART_AT=SECONDS` moves the Prometheus restart) prints, per minute of the run, the
+//! latency percentiles, the errors by status (those of requests that overlap the restart
+//! window counted apart), and the adapter's RSS and CPU, then the RSS at the start, its
+//! maximum, at the end, and its growth. The request mix: half
 //! Pods-metric `*` requests with a label selector, a quarter Object metrics of Deployments,
 //! 15 % External metrics, 10 % discovery. Figures are printed, never asserted.
 
@@ -281,10 +282,16 @@ fn parse_duration(text: &str) -> Option<Duration> {
     Some(Duration::from_secs(seconds))
 }
 
-/// When Prometheus is stopped: midway, but 20 s after a rules rewrite, so the two do not
-/// coincide.
+/// When Prometheus is stopped: `SOAK_RESTART_AT` seconds into the run (`60` makes the stop
+/// coincide with a rules rewrite), by default midway but 20 s after a rewrite, so the effects
+/// of the two are told apart.
 fn restart_at(duration: Duration) -> Duration {
-    Duration::from_secs((duration.as_secs() / 2) / 60 * 60 + 20)
+    let midway = (duration.as_secs() / 2) / 60 * 60 + 20;
+    let at = std::env::var("SOAK_RESTART_AT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(midway);
+    Duration::from_secs(at.min(duration.as_secs().saturating_sub(30)))
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
