@@ -80,12 +80,22 @@ fn fate_text(fate: SampleFate, sample: &crate::prometheus::Sample, label: &str) 
         SampleFate::NoContainerLabel => Some("it has no container label".into()),
         SampleFate::NotAsked => Some(format!(
             "{label}={} was not asked for",
-            sample.labels.get(label).map_or("", String::as_str)
+            sample.labels.get(label).unwrap_or_default()
         )),
         SampleFate::NotANumber => {
             Some("NaN or infinite: no Kubernetes quantity can hold it".into())
         }
     }
+}
+
+/// A sample's labels as a map.
+fn labels_of(
+    labels: &crate::prometheus::SampleLabels,
+) -> std::collections::BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_string()))
+        .collect()
 }
 
 /// A sample value as Prometheus writes it.
@@ -111,7 +121,7 @@ fn add_query(report: &mut MetricReport, query: &QueryTrace) {
             report.samples = samples
                 .iter()
                 .map(|(sample, fate)| SampleReport {
-                    labels: sample.labels.clone(),
+                    labels: labels_of(&sample.labels),
                     value: prometheus_value(sample.value),
                     kept: fate.kept(),
                     why: fate_text(*fate, sample, label),
@@ -485,7 +495,7 @@ impl Explainer {
                 .map(|v| ValueReport {
                     object: None,
                     container: None,
-                    labels: Some(v.labels.clone()),
+                    labels: Some(labels_of(&v.labels)),
                     value: v.value.clone(),
                 })
                 .collect();

@@ -116,7 +116,7 @@ pub fn nothing_served(query: &QueryTrace, objects: Option<&[String]>, what: &str
     if count(SampleFate::NotAsked) == samples.len() {
         let others: Vec<&str> = samples
             .iter()
-            .filter_map(|(s, _)| s.labels.get(label).map(String::as_str))
+            .filter_map(|(s, _)| s.labels.get(label))
             .take(5)
             .collect();
         return format!(

@@ -59,7 +59,7 @@ fn values_in_order(
         };
         match sample_quantity(sample, Format::DecimalSI, metric) {
             Some(value) => {
-                if let Some((earlier, _)) = by_name.insert(name.as_str(), (i, value)) {
+                if let Some((earlier, _)) = by_name.insert(name, (i, value)) {
                     set(earlier, SampleFate::Replaced);
                 }
             }

@@ -1,9 +1,11 @@
 //! external.metrics.k8s.io: one query per request, one item per returned sample.
 
+use std::sync::Arc;
+
 use super::trace::{Fates, record};
 use super::{
-    ExternalValue, Provider, ProviderError, QueryTrace, SampleFate, Tracer, not_a_vector,
-    sample_quantity, unavailable, unix_timestamp,
+    ExternalValue, Provider, ProviderError, QueryTrace, SampleFate, Tracer, sample_quantity,
+    unavailable, unix_timestamp,
 };
 use crate::prometheus::{QueryResult, Sample};
 use crate::quantity::Format;
@@ -21,46 +23,44 @@ pub struct ExternalRequest {
 }
 
 /// The values of an external metric's answer: every sample with all its labels (a scalar as one
-/// value without labels), leaving out what no quantity can hold; with `fates`, also each sample
-/// and what became of it. `None` for an answer that is not a vector or a scalar.
+/// value without labels), leaving out what no quantity can hold; with `trace`, also each sample
+/// and what became of it. The answer's labels move into the values (a big answer is not held
+/// twice). `Err` with the answer's type when it is not a vector or a scalar.
 fn external_values(
     metric: &str,
-    result: &QueryResult,
-    fates: bool,
-) -> Option<(Vec<ExternalValue>, Fates)> {
-    let scalar;
-    let samples: &[Sample] = match result {
+    result: QueryResult,
+    trace: bool,
+) -> Result<(Vec<ExternalValue>, Fates), String> {
+    let samples = match result {
         QueryResult::Vector(samples) => samples,
-        QueryResult::Scalar { value, timestamp } => {
-            scalar = [Sample {
-                labels: Default::default(),
-                value: *value,
-                timestamp: *timestamp,
-            }];
-            &scalar
-        }
-        QueryResult::Other(_) => return None,
+        QueryResult::Scalar { value, timestamp } => vec![Sample {
+            labels: Default::default(),
+            value,
+            timestamp,
+        }],
+        QueryResult::Other(kind) => return Err(kind),
     };
     let mut values = Vec::with_capacity(samples.len());
     let mut traced = Vec::new();
     for sample in samples {
-        let fate = match sample_quantity(sample, Format::DecimalSI, metric) {
-            Some(value) => {
-                values.push(ExternalValue {
-                    metric: metric.to_string(),
-                    labels: sample.labels.clone(),
-                    timestamp: unix_timestamp(sample.timestamp),
-                    value,
-                });
-                SampleFate::Kept
-            }
-            None => SampleFate::NotANumber,
-        };
-        if fates {
+        let value = sample_quantity(&sample, Format::DecimalSI, metric);
+        if trace {
+            let fate = match value {
+                Some(_) => SampleFate::Kept,
+                None => SampleFate::NotANumber,
+            };
             traced.push((sample.clone(), fate));
         }
+        if let Some(value) = value {
+            values.push(ExternalValue {
+                metric: metric.to_string(),
+                labels: sample.labels,
+                timestamp: unix_timestamp(sample.timestamp),
+                value,
+            });
+        }
     }
-    Some((values, traced))
+    Ok((values, traced))
 }
 
 impl Provider {
@@ -127,11 +127,19 @@ impl Provider {
                 return Err(ProviderError::FetchFailed);
             }
         };
-        let Some((values, fates)) = external_values(&req.metric, &result, tracer.is_some()) else {
-            tracing::warn!(%query, "encountered an unexpected query result type");
-            traced.answer = Err(not_a_vector(&result));
-            record(tracer, |t| t.queries.push(traced));
-            return Err(ProviderError::FetchFailed);
+        // The answer is usually this request's alone: its labels move into the values instead
+        // of being copied (a big answer would otherwise be held twice).
+        let result = Arc::try_unwrap(result).unwrap_or_else(|shared| (*shared).clone());
+        let (values, fates) = match external_values(&req.metric, result, tracer.is_some()) {
+            Ok(answer) => answer,
+            Err(kind) => {
+                tracing::warn!(%query, result_type = %kind, "encountered an unexpected query result type");
+                traced.answer = Err(format!(
+                    "Prometheus answered a {kind}, not an instant vector"
+                ));
+                record(tracer, |t| t.queries.push(traced));
+                return Err(ProviderError::FetchFailed);
+            }
         };
         traced.answer = Ok(fates);
         record(tracer, |t| t.queries.push(traced));
@@ -145,7 +153,7 @@ mod tests {
 
     fn sample(queue: &str, value: f64) -> Sample {
         Sample {
-            labels: [("queue".to_string(), queue.to_string())].into(),
+            labels: [("queue", queue)].into_iter().collect(),
             value,
             timestamp: 1_700_000_000.0,
         }
@@ -158,9 +166,9 @@ mod tests {
             sample("b", f64::NAN),
             sample("c", f64::NEG_INFINITY),
         ]);
-        let (values, fates) = external_values("depth", &result, true).unwrap();
+        let (values, fates) = external_values("depth", result, true).unwrap();
         assert_eq!(values.len(), 1);
-        assert_eq!(values[0].labels["queue"], "a");
+        assert_eq!(values[0].labels.get("queue"), Some("a"));
         assert_eq!(values[0].value, "12");
         let fates: Vec<SampleFate> = fates.iter().map(|(_, f)| *f).collect();
         assert_eq!(
@@ -175,12 +183,19 @@ mod tests {
             value: 2.5,
             timestamp: 1_700_000_000.0,
         };
-        let (values, fates) = external_values("depth", &scalar, true).unwrap();
+        let (values, fates) = external_values("depth", scalar, true).unwrap();
         assert_eq!(
-            (values[0].value.as_str(), values[0].labels.len()),
-            ("2500m", 0)
+            (values[0].value.as_str(), values[0].labels.is_empty()),
+            ("2500m", true)
         );
         assert_eq!(fates[0].1, SampleFate::Kept);
-        assert!(external_values("depth", &QueryResult::Other("matrix".into()), true).is_none());
+        // Without a trace, the same values and no copies.
+        let (values, fates) =
+            external_values("depth", QueryResult::Vector(vec![sample("a", 1.0)]), false).unwrap();
+        assert_eq!((values.len(), fates.len()), (1, 0));
+        assert_eq!(
+            external_values("depth", QueryResult::Other("matrix".into()), true),
+            Err("matrix".to_string())
+        );
     }
 }

@@ -6,7 +6,6 @@ mod external;
 mod resource;
 mod trace;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use custom::CustomRequest;
@@ -19,7 +18,7 @@ use serde::Serialize;
 pub use trace::{QueryTrace, SampleFate, Trace, Tracer};
 
 use crate::kube::Cluster;
-use crate::prometheus::{PrometheusClient, QueryResult, Sample};
+use crate::prometheus::{PrometheusClient, QueryResult, Sample, SampleLabels};
 use crate::quantity::{self, Format};
 use crate::registry::{Registry, SharedRegistry};
 use crate::selector::LabelSelector;
@@ -60,7 +59,7 @@ pub struct ExternalValue {
     /// The metric name.
     pub metric: String,
     /// All labels of the sample.
-    pub labels: BTreeMap<String, String>,
+    pub labels: SampleLabels,
     /// The sample's time.
     pub timestamp: jiff::Timestamp,
     /// Canonical quantity text.

@@ -302,7 +302,7 @@ impl Provider {
                 sample.labels.get(&queries.container_label),
             ) else {
                 if tracer.is_some() {
-                    fates.push(if sample.labels.contains_key(&query.resource_label) {
+                    fates.push(if sample.labels.get(&query.resource_label).is_some() {
                         SampleFate::NoContainerLabel
                     } else {
                         SampleFate::NoResourceLabel
@@ -312,7 +312,7 @@ impl Provider {
             };
             let value = usage(sample, format);
             if tracer.is_some() {
-                let fate = if value.is_some() && !names.contains(pod) {
+                let fate = if value.is_some() && !names.iter().any(|n| n == pod) {
                     SampleFate::NotAsked
                 } else {
                     usage_fate(sample, value.as_ref())
@@ -320,7 +320,7 @@ impl Provider {
                 fates.push(fate);
             }
             if let Some(v) = value {
-                let key = (pod.clone(), container.clone());
+                let key = (pod.to_string(), container.to_string());
                 if tracer.is_some()
                     && let Some(earlier) = at.insert(key.clone(), i)
                     && let Some(slot) = fates.get_mut(earlier)
@@ -488,7 +488,7 @@ impl Provider {
             let value = usage(sample, format);
             let fate = match (node, value) {
                 (None, _) => SampleFate::NoResourceLabel,
-                (Some(node), Some(v)) => match values.entry(node.clone()) {
+                (Some(node), Some(v)) => match values.entry(node.to_string()) {
                     std::collections::hash_map::Entry::Occupied(_) => SampleFate::Duplicate,
                     std::collections::hash_map::Entry::Vacant(slot) => {
                         let fate = usage_fate(sample, Some(&v));

@@ -6,6 +6,7 @@
 //! of the file with its line, the rule (index and `seriesQuery`) and the field. Problems that do
 //! not stop upstream from starting, such as a rule without `metricsQuery`, are warnings.
 
+pub mod lint;
 pub mod naming;
 pub mod query;
 pub mod schema;

@@ -181,6 +181,24 @@ fn go_expand(template: &str, regex: &Regex, captures: &regex::Captures<'_>) -> S
     out
 }
 
+/// The group references of an `as` template, as Go's `Regexp.Expand` reads them (`$1`, `${1}`,
+/// `$name`, `${name}`; `$$` is a literal dollar and a malformed reference is text), for `check`'s
+/// lint of unused capture groups.
+pub fn as_references(template: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = template;
+    while let Some((_, after)) = rest.split_once('$') {
+        rest = after;
+        if let Some(after) = rest.strip_prefix('$') {
+            rest = after;
+        } else if let Some((name, after)) = extract_reference(rest) {
+            found.push(name);
+            rest = after;
+        }
+    }
+    found
+}
+
 /// The name after a `$`: `{name}` or the longest run of letters, digits and `_` (Unicode letters
 /// and decimal digits, as Go's `unicode.IsLetter`/`IsDigit`), and the text after it.
 fn extract_reference(text: &str) -> Option<(&str, &str)> {
@@ -219,7 +237,7 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Go's rule: all ASCII digits, no leading zero, below 1e8; otherwise it is a group name.
-fn group_number(name: &str) -> Option<usize> {
+pub fn group_number(name: &str) -> Option<usize> {
     if !name.bytes().all(|b| b.is_ascii_digit()) || (name.len() > 1 && name.starts_with('0')) {
         return None;
     }

@@ -14,6 +14,7 @@ mod support;
 
 mod auth;
 mod chart;
+mod check;
 mod connections;
 mod custom_metrics;
 mod demo;
@@ -22,6 +23,7 @@ mod discovery;
 mod docs;
 mod explain;
 mod external_and_resource;
+mod faults;
 mod lifecycle;
 mod operating;
 mod prometheus_client;

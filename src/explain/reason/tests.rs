@@ -1,5 +1,3 @@
-use std::collections::BTreeMap;
-
 use super::*;
 use crate::prometheus::Sample;
 use crate::registry::MetricSource;
@@ -25,10 +23,7 @@ fn asked() -> Asked<'static> {
 
 fn sample(labels: &[(&str, &str)], value: f64) -> Sample {
     Sample {
-        labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect::<BTreeMap<_, _>>(),
+        labels: labels.iter().copied().collect(),
         value,
         timestamp: 0.0,
     }
