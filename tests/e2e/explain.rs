@@ -1,8 +1,9 @@
 //! `metrics-adapter explain` and `/debug/explain`, end to end: the binary against a real
-//! Prometheus and the Kubernetes API double, for served Pods, Object (a custom resource) and
-//! External metrics, every `<unknown>` reason that can be provoked here, an HPA manifest whose
-//! replica count is checked against the HPA simulator, and the adapter's own `/debug/explain`
-//! (authorized and refused, through `kubectl get --raw` and `explain --server`).
+//! Prometheus and the Kubernetes API double, for served Pods, Object (a custom resource),
+//! External and resource metrics, every `<unknown>` reason (a missing permission through the
+//! double's refusals), an HPA manifest whose replica count is checked against the HPA
+//! simulator, and the adapter's own `/debug/explain` (authorized and refused, through
+//! `kubectl get --raw` and `explain --server`).
 
 use jiff::Timestamp;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -455,6 +456,25 @@ async fn every_unknown_metric_says_why_in_one_sentence() {
     );
     assert!(
         why.ends_with("(the adapter answers 500 until a listing succeeds)"),
+        "{why}"
+    );
+
+    // The adapter may not list the objects: the watch cache's cause, naming the permission.
+    world.cluster.forbid("models.mlops.seldon.io");
+    let forbidden = local
+        .explain(&[&format!(
+            "{CUSTOM}/models.mlops.seldon.io/*/seldon_model_inflight_requests"
+        )])
+        .await;
+    let why = unknown(&forbidden);
+    assert!(
+        why.starts_with(
+            "the adapter cannot list models.mlops.seldon.io: the adapter may not list and watch models.mlops.seldon.io ("
+        ),
+        "{why}"
+    );
+    assert!(
+        why.ends_with("grant its service account get, list and watch on models.mlops.seldon.io"),
         "{why}"
     );
 
