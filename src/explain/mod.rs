@@ -353,15 +353,20 @@ impl Explainer {
                 .map(|r| (s.rule, r.at.to_string(), s.series.clone()))
         });
         let mut listings = Listings::default();
-        let findings = self
-            .findings(
-                &rules.custom,
-                &req.metric,
-                trace.resource.as_ref(),
-                chosen.as_ref().map(|(i, at, _)| (*i, at.as_str())),
-                &mut listings,
-            )
-            .await;
+        // A resource the cluster does not serve: no rule can serve it, whatever it names.
+        let findings = match &trace.resource {
+            Some(info) => {
+                self.findings(
+                    &rules.custom,
+                    &req.metric,
+                    Some(info),
+                    chosen.as_ref().map(|(i, at, _)| (*i, at.as_str())),
+                    &mut listings,
+                )
+                .await
+            }
+            None => Vec::new(),
+        };
         report.rules = Self::rule_reports(&findings, &req.metric, resource.as_deref(), max_age);
         // The mapping of the rule used, else of the first rule that names the metric.
         let mapped = chosen

@@ -376,6 +376,16 @@ async fn every_unknown_metric_says_why_in_one_sentence() {
     );
     assert!(none.metric()["rule"].is_null());
 
+    // A resource the cluster does not serve.
+    let widgets = local
+        .explain(&[&format!("{CUSTOM}/widgets/*/asr_active_requests")])
+        .await;
+    assert_eq!(
+        unknown(&widgets),
+        "the cluster serves no resource named widgets (kubectl api-resources lists those it serves)"
+    );
+    assert_eq!(widgets.metric()["rules"], json!([]));
+
     // The series exists, but no label of it names a pod.
     let unmapped = local
         .explain(&[&format!(
