@@ -566,7 +566,7 @@ mod tests {
     /// The paths `explain` shows for an HPA's metrics are the requests it explains.
     #[test]
     fn the_paths_explain_writes_for_an_hpa_parse_back_to_its_requests() {
-        use crate::explain::hpa_paths;
+        use crate::explain::hpa as hpa_paths;
         let custom = CustomRequest {
             namespace: Some("speech".into()),
             resource: "pods".into(),

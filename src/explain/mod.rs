@@ -8,11 +8,7 @@
 //! at `/debug/explain`) and `provider`; `cli` runs it without a server.
 
 pub mod analysis;
-mod hpa;
-/// The request paths written for an HPA's metrics.
-pub mod hpa_paths {
-    pub use super::hpa::{custom_path, external_path, pods_path};
-}
+pub mod hpa;
 pub mod reason;
 pub mod replicas;
 pub mod report;
@@ -700,10 +696,5 @@ impl Explainer {
             self.add_settling(report).await;
         }
         reports
-    }
-
-    /// The provider the explanations run on.
-    pub fn provider(&self) -> &Provider {
-        &self.provider
     }
 }
