@@ -337,6 +337,29 @@ async fn a_watch_that_cannot_sync_fails_fast_naming_the_permission_and_recovers(
     assert_eq!(body["items"][0]["value"], "3");
 }
 
+/// The pods a `*` request serves values for.
+async fn served_pods(adapter: &Adapter) -> Vec<String> {
+    adapter.get_ok(SELECTOR).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["describedObject"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Wait until a `*` request serves `count` pods.
+async fn wait_for_served_pods(adapter: &Adapter, count: usize) {
+    let started = Instant::now();
+    while served_pods(adapter).await.len() < count {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{count} pods never served:\n{}",
+            adapter.log_tail(20)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watches_survive_cut_streams_expired_history_and_a_stopped_api_server() {
     let world = World::asr(5.0, |_, _| {}).await;
@@ -353,15 +376,7 @@ async fn watches_survive_cut_streams_expired_history_and_a_stopped_api_server() 
     let adapter = world
         .adapter(Adapter::builder(ASR_RULES).arg("--authorization-always-allow-paths=/*"))
         .await;
-    let names = |body: &Value| -> Vec<String> {
-        body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["describedObject"]["name"].as_str().unwrap().to_string())
-            .collect()
-    };
-    assert_eq!(names(&adapter.get_ok(SELECTOR).await), ["asr-0"]);
+    assert_eq!(served_pods(&adapter).await, ["asr-0"]);
     // The watch is cut and its history compacted: the cache lists again (410 Gone) and sees
     // a pod created meanwhile.
     world.cluster.expire_history(GoneAs::ErrorEvent);
@@ -373,18 +388,11 @@ async fn watches_survive_cut_streams_expired_history_and_a_stopped_api_server() 
         "Running",
         true,
     ));
-    let started = Instant::now();
-    while names(&adapter.get_ok(SELECTOR).await).len() < 2 {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "asr-1 never seen"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_served_pods(&adapter, 2).await;
     // The API server goes away: what the cache holds keeps serving.
     world.cluster.stop().await;
     assert_eq!(adapter.get_ok(OBJECT).await["items"][0]["value"], "5");
-    assert_eq!(names(&adapter.get_ok(SELECTOR).await), ["asr-0", "asr-1"]);
+    assert_eq!(served_pods(&adapter).await, ["asr-0", "asr-1"]);
     world.cluster.start_again().await;
     world.cluster.apply(kube::pod(
         "speech",
@@ -393,14 +401,7 @@ async fn watches_survive_cut_streams_expired_history_and_a_stopped_api_server() 
         "Running",
         true,
     ));
-    let started = Instant::now();
-    while names(&adapter.get_ok(SELECTOR).await).len() < 3 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "asr-2 never seen"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_served_pods(&adapter, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
