@@ -434,19 +434,19 @@ fn split_unescaped(input: &str, sep: char) -> Vec<String> {
     parts
 }
 
-/// Split a term at the first unescaped occurrence of `op`.
+/// Split a term at the first unescaped occurrence of `op`. Walks characters, not bytes: the
+/// term is whatever the client sent, and a split inside a multi-byte character would panic.
 fn split_operator<'a>(term: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
-    let bytes = term.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            i += 2;
+    let mut chars = term.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' {
+            chars.next();
             continue;
         }
-        if term[i..].starts_with(op) {
-            return Some((&term[..i], &term[i + op.len()..]));
+        let (field, rest) = term.split_at_checked(i)?;
+        if let Some(value) = rest.strip_prefix(op) {
+            return Some((field, value));
         }
-        i += 1;
     }
     None
 }
