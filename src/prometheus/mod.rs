@@ -49,3 +49,15 @@ pub enum Error {
     #[error("bad_response: response body larger than {0} bytes")]
     TooLarge(usize),
 }
+
+/// Decode an `/api/v1/query` answer body. The client is the adapter's only caller; this entry
+/// point exists for the fuzz targets (`fuzz/`), which see only the public API.
+pub fn decode_query(body: &[u8]) -> Result<QueryResult, Error> {
+    response::decode_query(body)
+}
+
+/// Decode an `/api/v1/series` answer body into distinct (name, label names) pairs, sorted. Public
+/// for the fuzz targets, as [`decode_query`].
+pub fn decode_series(body: &[u8]) -> Result<Vec<SeriesInfo>, Error> {
+    response::decode_series(body)
+}
