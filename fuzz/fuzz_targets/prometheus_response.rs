@@ -1,0 +1,109 @@
+//! The Prometheus response decoders: `decode_query` (`/api/v1/query`) and `decode_series`
+//! (`/api/v1/series`) on any body. The harness only calls the public entry points, so it keeps
+//! working when their internals change (streaming decoders).
+//!
+//! Input: the response body. Invariants: a decoded instant-query answer, written back as
+//! Prometheus writes it, decodes to the same answer (NaN as NaN); a decoded series list is
+//! sorted without duplicates, and written back decodes to the same list.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use metrics_adapter::prometheus::{QueryResult, Sample, SeriesInfo, decode_query, decode_series};
+use serde_json::{Value, json};
+
+fuzz_target!(|body: &[u8]| {
+    if let Ok(result) = decode_query(body) {
+        if let Some(written) = write_query(&result) {
+            let again = decode_query(written.as_bytes())
+                .unwrap_or_else(|e| panic!("{written} does not decode: {e}"));
+            assert!(same_result(&result, &again), "{result:?} vs {again:?}");
+        }
+    }
+    if let Ok(series) = decode_series(body) {
+        for pair in series.windows(2) {
+            assert!(pair[0] < pair[1], "not sorted and distinct: {pair:?}");
+        }
+        let written = write_series(&series);
+        let again = decode_series(written.as_bytes())
+            .unwrap_or_else(|e| panic!("{written} does not decode: {e}"));
+        assert_eq!(again, series);
+    }
+});
+
+/// A sample value as Prometheus writes it (Go's `strconv.FormatFloat(v, 'f', -1, 64)` or
+/// `NaN`/`+Inf`/`-Inf`); Rust's shortest round-trip form reads back to the same f64.
+fn value_text(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn write_query(result: &QueryResult) -> Option<String> {
+    let (kind, data) = match result {
+        QueryResult::Vector(samples) => {
+            let mut items = Vec::new();
+            for s in samples {
+                if !s.timestamp.is_finite() {
+                    return None;
+                }
+                items
+                    .push(json!({"metric": s.labels, "value": [s.timestamp, value_text(s.value)]}));
+            }
+            ("vector", Value::Array(items))
+        }
+        QueryResult::Scalar { value, timestamp } => {
+            if !timestamp.is_finite() {
+                return None;
+            }
+            ("scalar", json!([timestamp, value_text(*value)]))
+        }
+        QueryResult::Other(kind) => (kind.as_str(), json!([])),
+    };
+    Some(json!({"status": "success", "data": {"resultType": kind, "result": data}}).to_string())
+}
+
+fn write_series(series: &[SeriesInfo]) -> String {
+    let items: Vec<Value> = series
+        .iter()
+        .map(|s| {
+            let mut labels = serde_json::Map::new();
+            labels.insert("__name__".into(), Value::String(s.name.clone()));
+            for l in &s.labels {
+                labels.insert(l.clone(), Value::String("v".into()));
+            }
+            Value::Object(labels)
+        })
+        .collect();
+    json!({"status": "success", "data": items}).to_string()
+}
+
+fn same_value(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || a == b
+}
+
+fn same_sample(a: &Sample, b: &Sample) -> bool {
+    a.labels == b.labels && same_value(a.value, b.value) && a.timestamp == b.timestamp
+}
+
+fn same_result(a: &QueryResult, b: &QueryResult) -> bool {
+    match (a, b) {
+        (QueryResult::Vector(x), QueryResult::Vector(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(s, t)| same_sample(s, t))
+        }
+        (
+            QueryResult::Scalar { value, timestamp },
+            QueryResult::Scalar {
+                value: v,
+                timestamp: t,
+            },
+        ) => same_value(*value, *v) && timestamp == t,
+        (QueryResult::Other(x), QueryResult::Other(y)) => x == y,
+        _ => false,
+    }
+}
