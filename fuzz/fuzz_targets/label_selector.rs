@@ -9,8 +9,10 @@
 //!   matcher, read back by the PromQL parser, agrees with the selector's own matching on every
 //!   label set where the key is present with a non-empty value (the two semantics differ only
 //!   for absent labels);
-//! - a rule's query for these objects parses as PromQL, and its object matcher, read back by the
-//!   PromQL parser, matches each requested name and no other name.
+//! - a rule's query for these objects parses as PromQL, and its object and namespace matchers,
+//!   read back by the PromQL parser, match each requested name and none of its near misses (a
+//!   character replaced, removed or added, the pieces between punctuation), so a metacharacter
+//!   left unescaped would show.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -129,30 +131,57 @@ fuzz_target!(|data: &[u8]| {
         for name in &names {
             assert!(pod.is_match(name), "{} misses {name:?}", built.query);
         }
-        for other in [
-            String::new(),
-            format!("{}x", names[0]),
-            format!("x{}", names[0]),
-        ] {
-            if !names.contains(&other) {
-                assert!(!pod.is_match(&other), "{} matches {other:?}", built.query);
-            }
+        for probe in names.iter().flat_map(|n| probes(n)) {
+            assert_eq!(
+                pod.is_match(&probe),
+                names.contains(&probe),
+                "{} on {probe:?}",
+                built.query
+            );
         }
         if !namespace.is_empty() {
             let ns = parsed
                 .iter()
                 .rfind(|m| m.name == "namespace")
                 .unwrap_or_else(|| panic!("no namespace matcher in {}", built.query));
-            assert!(
-                ns.is_match(namespace),
-                "{} misses {namespace:?}",
-                built.query
-            );
-            let other = format!("{namespace}x");
-            assert!(!ns.is_match(&other), "{} matches {other:?}", built.query);
+            for probe in probes(namespace) {
+                assert_eq!(
+                    ns.is_match(&probe),
+                    probe == namespace,
+                    "{} on {probe:?}",
+                    built.query
+                );
+            }
         }
     }
 });
+
+/// The text itself and near misses that a regex metacharacter left unescaped would match: one
+/// character replaced or removed, something added, and the pieces between punctuation (`a|b`).
+fn probes(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = vec![
+        text.to_string(),
+        String::new(),
+        format!("{text}x"),
+        format!("x{text}"),
+        format!("{text}{text}"),
+    ];
+    for i in 0..chars.len().min(32) {
+        let mut replaced = chars.clone();
+        replaced[i] = if chars[i] == 'x' { 'y' } else { 'x' };
+        out.push(replaced.into_iter().collect());
+        let mut removed = chars.clone();
+        removed.remove(i);
+        out.push(removed.into_iter().collect());
+    }
+    out.extend(
+        text.split(|c: char| !c.is_alphanumeric())
+            .filter(|p| p.len() < text.len())
+            .map(str::to_string),
+    );
+    out
+}
 
 fn is_promql_label_name(key: &str) -> bool {
     let mut chars = key.chars();
@@ -199,7 +228,8 @@ fn agree(
         check(value);
     }
     for value in requirement.values().iter().filter(|v| !v.is_empty()) {
-        check(value);
-        check(&format!("{value}x"));
+        for probe in probes(value).iter().filter(|p| !p.is_empty()) {
+            check(probe);
+        }
     }
 }
