@@ -2,6 +2,15 @@
 //! quantities.
 //! Run with `cargo bench --bench core`.
 
+// A test harness may panic: that is how it fails (Cargo.toml's [lints] are for the server).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -18,6 +18,15 @@
 //! Figures are printed, never asserted. `BENCH_ROUNDS` (default 3) sets how many times each
 //! request set is sent per measurement.
 
+// A test harness may panic: that is how it fails (Cargo.toml's [lints] are for the server).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
 #[allow(dead_code, unused_imports)]
 #[path = "../tests/support/mod.rs"]
 mod support;

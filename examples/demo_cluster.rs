@@ -7,6 +7,15 @@
 //! `demo_cluster --state-file FILE` writes `KUBECONFIG=…` and `EXPORTER=host:port` to FILE
 //! once both are up, then moves the ASR load a little every few seconds until interrupted.
 
+// A test harness may panic: that is how it fails (Cargo.toml's [lints] are for the server).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::string_slice
+)]
+
 // The double and the exporter are the tests' own (tests/support); the demo uses part of them.
 #[allow(dead_code)]
 #[path = "../tests/support/exporter.rs"]

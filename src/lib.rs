@@ -5,6 +5,18 @@
 //! binary; `main.rs` only parses the command line. The pure core (`rules`, `selector`, `promql`,
 //! `quantity`) does no I/O.
 
+// Tests may panic: that is how they fail. The server's code may not (Cargo.toml's [lints]).
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice
+    )
+)]
+
 pub mod api;
 pub mod cli;
 pub mod kube;
@@ -18,6 +30,7 @@ pub mod resources;
 pub mod rules;
 pub mod selector;
 pub mod server;
+pub mod supervisor;
 pub mod telemetry;
 
 /// The reference files, as the integration tests read them (one file for both; the unit tests

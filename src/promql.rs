@@ -9,6 +9,15 @@ use std::fmt::{self, Write as _};
 
 use unicode_general_category::{GeneralCategory, get_general_category};
 
+/// Whether `name` is a Prometheus label name: `[a-zA-Z_][a-zA-Z0-9_]*`.
+pub fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Quote `value` as a PromQL (and Go) double-quoted string literal, byte-identical to Go's
 /// `fmt.Sprintf("%q", value)`: `"` and `\` are escaped, `\a \b \f \n \r \t \v` use their short
 /// forms, other non-printable characters use `\xNN`, `\uNNNN` or `\UNNNNNNNN`, and printable
@@ -216,6 +225,10 @@ pub fn validate(query: &str) -> Result<(), InvalidQuery> {
         .map(|_| ())
         .map_err(|e| InvalidQuery(e.trim().to_string()))
 }
+
+mod series;
+
+pub use series::{SeriesSelector, is_plain_label_name};
 
 #[cfg(test)]
 mod tests;

@@ -75,7 +75,8 @@ pub fn format_milli(milli: i64, format: Format) -> String {
             whole /= 1024;
             power += 1;
         }
-        return format!("{whole}{}", BINARY_SUFFIXES[power]);
+        let suffix = BINARY_SUFFIXES.get(power).copied().unwrap_or_default();
+        return format!("{whole}{suffix}");
     }
     // i128 so that lowering the exponent can never overflow, whatever the mantissa.
     let mut mantissa = i128::from(milli);
@@ -153,26 +154,25 @@ impl FromStr for Quantity {
             }
             _ => false,
         };
+        // Positions below are all at ASCII characters, so every `get` is `Some`.
         let digits_from = |start: usize| {
-            bytes[start..]
-                .iter()
-                .take_while(|b| b.is_ascii_digit())
-                .count()
-                + start
+            bytes.get(start..).map_or(0, |rest| {
+                rest.iter().take_while(|b| b.is_ascii_digit()).count()
+            }) + start
         };
         let int_end = digits_from(pos);
-        let integer = &text[pos..int_end];
+        let integer = text.get(pos..int_end).unwrap_or_default();
         let mut fraction = "";
         pos = int_end;
         if bytes.get(pos) == Some(&b'.') {
             let frac_end = digits_from(pos + 1);
-            fraction = &text[pos + 1..frac_end];
+            fraction = text.get(pos + 1..frac_end).unwrap_or_default();
             pos = frac_end;
         }
         if integer.is_empty() && fraction.is_empty() {
             return Err(syntax());
         }
-        let suffix = &text[pos..];
+        let suffix = text.get(pos..).unwrap_or_default();
         let (exponent, binary_power) = interpret_suffix(suffix).ok_or_else(|| {
             if suffix
                 .bytes()

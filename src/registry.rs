@@ -1,11 +1,17 @@
 //! Which metrics exist: prometheus-adapter's relist loop, plus on-miss discovery.
 //!
-//! Every relist runs each distinct `seriesQuery` once against `/api/v1/series` (start =
-//! now - max-age) and rebuilds the registry from scratch; it is all or nothing per API (custom,
-//! external): when a call fails the previous registry is kept. Unlike prometheus-adapter, a
-//! request for a metric the registry does not know runs the series queries of the rules that can
-//! produce it (each at most once per on-miss interval) and admits what they find right away, so a
-//! metric whose first series appeared after the last relist works on the first HPA sync.
+//! Every relist answers each distinct `seriesQuery` once (start = now - max-age), through the
+//! label APIs or by listing series (see `discovery.rs`), and rebuilds the registry from scratch;
+//! it is all or nothing per API (custom, external): when a call fails the previous registry is
+//! kept. Unlike prometheus-adapter, a request for a metric the registry does not know runs the
+//! series queries of the rules that can produce it (each at most once per on-miss interval) and
+//! admits what they find right away, so a metric whose first series appeared after the last
+//! relist works on the first HPA sync.
+//!
+//! A metric is "not found" only when the listings that could name it succeeded: while the last
+//! listing of one of its rules failed, a lookup is [`Unavailable`], which the API answers as a
+//! failure. Relists and on-miss admissions publish one at a time, each from the snapshot the
+//! other published.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -15,9 +21,15 @@ use arc_swap::ArcSwap;
 use futures::future::join_all;
 use tokio::sync::watch;
 
-use crate::prometheus::{PrometheusClient, SeriesInfo};
+use crate::prometheus::{PrometheusClient, SeriesInfo, Transfer};
 use crate::resources::{GroupResource, ResourceCatalog};
 use crate::rules::{Rule, Rules};
+use crate::telemetry::metrics::{ApiLabels, LookupLabels, metrics, unix_now};
+
+mod discovery;
+
+use discovery::QueryNeeds;
+pub use discovery::{DiscoveryMode, DiscoveryOptions, LabelApiRefused};
 
 /// A custom metric as the API names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -92,6 +104,8 @@ pub struct RegistryOptions {
     pub max_age: Duration,
     /// Minimum time between two runs of one series query on a miss (zero disables on-miss).
     pub on_miss_interval: Duration,
+    /// How series queries are answered.
+    pub discovery: DiscoveryOptions,
 }
 
 /// The registry.
@@ -101,16 +115,44 @@ pub struct Registry {
     options: RegistryOptions,
     snapshot: ArcSwap<Snapshot>,
     listener: Listener,
-    last_run: Mutex<HashMap<String, Instant>>,
+    /// The last listing of each series query: when, and whether it succeeded.
+    last_run: Mutex<HashMap<String, Run>>,
     on_miss: tokio::sync::Mutex<()>,
+    /// Held while a new snapshot is built from the current one and published.
+    publishing: tokio::sync::Mutex<()>,
     listed: watch::Sender<bool>,
 }
+
+/// One listing of a series query.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    at: Instant,
+    succeeded: bool,
+}
+
+/// A metric the registry cannot say exists or not: the listings that could name it failed
+/// (Prometheus down or refusing), or have not run yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the series queries that could name this metric failed or have not run yet")]
+pub struct Unavailable;
 
 /// Which API a rule serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Api {
     Custom,
     External,
+}
+
+/// Count an on-miss lookup and what it found.
+fn count_lookup(api: Api, outcome: &'static str) {
+    let api = match api {
+        Api::Custom => "custom",
+        Api::External => "external",
+    };
+    metrics()
+        .on_miss_lookups
+        .get_or_create(&LookupLabels { api, outcome })
+        .inc();
 }
 
 fn distinct_queries<'a>(rules: impl IntoIterator<Item = &'a Rule>) -> Vec<String> {
@@ -189,6 +231,7 @@ impl Registry {
             listener,
             last_run: Mutex::new(HashMap::new()),
             on_miss: tokio::sync::Mutex::new(()),
+            publishing: tokio::sync::Mutex::new(()),
             listed: watch::channel(false).0,
         }
     }
@@ -208,44 +251,87 @@ impl Registry {
         *self.listed.borrow()
     }
 
-    /// Run the series queries, returning the successful results and whether all succeeded.
-    async fn list(&self, queries: &[String]) -> (HashMap<String, Vec<SeriesInfo>>, bool) {
+    /// What each of `queries` must answer for the rules.
+    fn needs(&self, queries: &[String], catalog: &ResourceCatalog) -> Vec<QueryNeeds> {
+        queries
+            .iter()
+            .map(|q| QueryNeeds {
+                indexes: self
+                    .rules
+                    .custom
+                    .iter()
+                    .filter(|r| &r.series_query == q)
+                    .map(|r| r.resources.label_index(catalog))
+                    .collect(),
+                external: self.rules.external.iter().any(|r| &r.series_query == q),
+            })
+            .collect()
+    }
+
+    /// Answer the series queries, each call bounded by `timeout`; the successful results.
+    async fn list(
+        &self,
+        queries: &[String],
+        catalog: &ResourceCatalog,
+        timeout: Duration,
+        transfer: &Transfer,
+    ) -> HashMap<String, Vec<SeriesInfo>> {
         let start = SystemTime::now()
             .checked_sub(self.options.max_age)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        let calls = queries.iter().map(|q| self.prometheus.series(q, start));
+        let needs = self.needs(queries, catalog);
+        let calls = queries.iter().zip(&needs).map(|(q, needs)| {
+            discovery::discover(
+                &self.prometheus,
+                &self.options.discovery,
+                q,
+                needs,
+                start,
+                timeout,
+                transfer,
+            )
+        });
         let results = join_all(calls).await;
         {
-            let now = Instant::now();
+            let at = Instant::now();
             let mut last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
-            for q in queries {
-                last.insert(q.clone(), now);
+            for (q, result) in queries.iter().zip(&results) {
+                let succeeded = result.is_ok();
+                last.insert(q.clone(), Run { at, succeeded });
             }
         }
         let mut listed = HashMap::new();
-        let mut complete = true;
         for (q, result) in queries.iter().zip(results) {
             match result {
                 Ok(series) => {
                     listed.insert(q.clone(), series);
                 }
                 Err(e) => {
-                    complete = false;
                     tracing::warn!(series_query = %q, error = %e, "unable to update list of all metrics");
                 }
             }
         }
-        (listed, complete)
+        listed
     }
 
     fn publish(&self, snapshot: Snapshot) {
+        let metrics = metrics();
+        for (api, count) in [
+            ("custom", snapshot.custom.len()),
+            ("external", snapshot.external.len()),
+        ] {
+            metrics
+                .registered_metrics
+                .get_or_create(&ApiLabels { api })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
+        }
         (self.listener)(&snapshot);
         self.snapshot.store(Arc::new(snapshot));
     }
 
     /// One relist: rebuild each API's metrics from scratch, keeping the previous ones of an API
-    /// when any of its series calls failed.
-    pub async fn relist(&self, catalog: &ResourceCatalog) {
+    /// when any of its series calls failed. Whether every call succeeded.
+    pub async fn relist(&self, catalog: &ResourceCatalog) -> bool {
         let rules = &self.rules;
         let custom_queries = distinct_queries(&rules.custom);
         let external_queries = distinct_queries(&rules.external);
@@ -256,8 +342,37 @@ impl Registry {
             .collect();
         all.sort();
         all.dedup();
-        let (listed, _) = self.list(&all).await;
+        let started = Instant::now();
+        let transfer = Transfer::new();
+        let listed = self
+            .list(&all, catalog, self.options.discovery.timeout, &transfer)
+            .await;
         let complete = |qs: &[String]| qs.iter().all(|q| listed.contains_key(q));
+        let metrics = metrics();
+        metrics
+            .relist_duration
+            .observe(started.elapsed().as_secs_f64());
+        for (api, queries) in [("custom", &custom_queries), ("external", &external_queries)] {
+            let labels = ApiLabels { api };
+            if complete(queries) {
+                let seen: usize = queries
+                    .iter()
+                    .filter_map(|q| listed.get(q))
+                    .map(Vec::len)
+                    .sum();
+                metrics
+                    .relist_series
+                    .get_or_create(&labels)
+                    .set(i64::try_from(seen).unwrap_or(i64::MAX));
+                metrics
+                    .relist_last_success
+                    .get_or_create(&labels)
+                    .set(unix_now());
+            } else {
+                metrics.relist_failures.get_or_create(&labels).inc();
+            }
+        }
+        let _publishing = self.publishing.lock().await;
         let previous = self.snapshot();
         let mut next = Snapshot::default();
         if complete(&custom_queries) {
@@ -287,32 +402,44 @@ impl Registry {
         tracing::debug!(
             custom = next.custom.len(),
             external = next.external.len(),
+            mode = self.options.discovery.effective(),
+            calls = transfer.calls(),
+            bytes = transfer.bytes(),
+            seconds = started.elapsed().as_secs_f64(),
             "relisted metrics"
         );
         self.publish(next);
         self.listed.send_replace(true);
+        complete(&all)
     }
 
     fn could_name(rule: &Rule, metric: &str) -> bool {
         rule.namer.constant_name().is_none_or(|n| n == metric)
     }
 
-    async fn on_miss(&self, api: Api, metric: &str, catalog: &ResourceCatalog) {
-        if self.options.on_miss_interval.is_zero() {
-            return;
-        }
+    /// The series queries of the rules of `api` that could name `metric`.
+    fn candidates(&self, api: Api, metric: &str) -> Vec<String> {
         let rules = match api {
             Api::Custom => &self.rules.custom,
             Api::External => &self.rules.external,
         };
+        distinct_queries(rules.iter().filter(|r| Self::could_name(r, metric)))
+    }
+
+    /// List the candidate queries of an unknown metric that are due (rate-limited), and admit
+    /// what they find.
+    async fn on_miss(&self, api: Api, metric: &str, catalog: &ResourceCatalog) {
+        if self.options.on_miss_interval.is_zero() {
+            return;
+        }
         let _one_at_a_time = self.on_miss.lock().await;
         let queries: Vec<String> = {
             let last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
             let due = |q: &String| {
                 last.get(q)
-                    .is_none_or(|t| t.elapsed() >= self.options.on_miss_interval)
+                    .is_none_or(|run| run.at.elapsed() >= self.options.on_miss_interval)
             };
-            distinct_queries(rules.iter().filter(|r| Self::could_name(r, metric)))
+            self.candidates(api, metric)
                 .into_iter()
                 .filter(due)
                 .collect()
@@ -321,141 +448,77 @@ impl Registry {
             return;
         }
         tracing::debug!(%metric, ?queries, "unknown metric: listing its series now");
-        let (listed, _) = self.list(&queries).await;
+        // A client is waiting: the query timeout, not the relist's.
+        let listed = self
+            .list(
+                &queries,
+                catalog,
+                self.prometheus.timeout(),
+                &Transfer::new(),
+            )
+            .await;
+        let rules = match api {
+            Api::Custom => &self.rules.custom,
+            Api::External => &self.rules.external,
+        };
+        let _publishing = self.publishing.lock().await;
         let mut next = (*self.snapshot()).clone();
         admit(&mut next, api, rules, &listed, catalog, true);
         self.publish(next);
     }
 
+    /// After a miss: `Unavailable` when a listing that could name the metric failed last (or
+    /// never ran), so that a backend failure is not reported as "not found".
+    fn missing(&self, api: Api, metric: &str) -> Result<Option<MetricSource>, Unavailable> {
+        let last = self.last_run.lock().unwrap_or_else(|p| p.into_inner());
+        let unknown = self
+            .candidates(api, metric)
+            .iter()
+            .any(|q| last.get(q).is_none_or(|run| !run.succeeded));
+        let outcome = if unknown { "unavailable" } else { "not_found" };
+        count_lookup(api, outcome);
+        if unknown { Err(Unavailable) } else { Ok(None) }
+    }
+
     /// The source of a custom metric; on a miss, list the series of the rules that could
     /// produce it (rate-limited) and look again.
-    pub async fn custom(&self, key: &MetricKey, catalog: &ResourceCatalog) -> Option<MetricSource> {
+    pub async fn custom(
+        &self,
+        key: &MetricKey,
+        catalog: &ResourceCatalog,
+    ) -> Result<Option<MetricSource>, Unavailable> {
         if let Some(s) = self.snapshot.load().custom.get(key) {
-            return Some(s.clone());
+            return Ok(Some(s.clone()));
         }
         self.on_miss(Api::Custom, &key.metric, catalog).await;
-        self.snapshot.load().custom.get(key).cloned()
+        match self.snapshot.load().custom.get(key) {
+            Some(s) => {
+                count_lookup(Api::Custom, "found");
+                Ok(Some(s.clone()))
+            }
+            None => self.missing(Api::Custom, &key.metric),
+        }
     }
 
     /// The source of an external metric, with the same on-miss behaviour.
-    pub async fn external(&self, metric: &str, catalog: &ResourceCatalog) -> Option<MetricSource> {
+    pub async fn external(
+        &self,
+        metric: &str,
+        catalog: &ResourceCatalog,
+    ) -> Result<Option<MetricSource>, Unavailable> {
         if let Some(s) = self.snapshot.load().external.get(metric) {
-            return Some(s.clone());
+            return Ok(Some(s.clone()));
         }
         self.on_miss(Api::External, metric, catalog).await;
-        self.snapshot.load().external.get(metric).cloned()
+        match self.snapshot.load().external.get(metric) {
+            Some(s) => {
+                count_lookup(Api::External, "found");
+                Ok(Some(s.clone()))
+            }
+            None => self.missing(Api::External, metric),
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn series(name: &str, labels: &[&str]) -> SeriesInfo {
-        SeriesInfo {
-            name: name.into(),
-            labels: labels.iter().map(|s| s.to_string()).collect(),
-        }
-    }
-
-    #[test]
-    fn admit_maps_series_to_resources_last_rule_winning() {
-        let rules = crate::rules::parse(
-            r#"rules:
-- seriesQuery: 'http_requests_total{kubernetes_namespace!="",kubernetes_pod_name!=""}'
-  resources:
-    overrides:
-      kubernetes_namespace: {resource: "namespace"}
-      kubernetes_pod_name: {resource: "pod"}
-  name: {matches: "^(.*)_total", as: "${1}_per_second"}
-  metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)'
-- seriesQuery: '{__name__="other"}'
-  resources: {template: <<.Resource>>}
-  name: {as: http_requests_per_second}
-  metricsQuery: x
-externalRules:
-- seriesQuery: 'queue_depth'
-  metricsQuery: x
-"#,
-            "t",
-        )
-        .unwrap();
-        let catalog = ResourceCatalog::well_known();
-        let mut listed = HashMap::new();
-        listed.insert(
-            rules.custom[0].series_query.clone(),
-            vec![
-                series(
-                    "http_requests_total",
-                    &["kubernetes_namespace", "kubernetes_pod_name", "method"],
-                ),
-                series("no_suffix", &["kubernetes_pod_name"]),
-            ],
-        );
-        listed.insert(
-            rules.custom[1].series_query.clone(),
-            vec![series("other", &["pod", "instance"])],
-        );
-        listed.insert("queue_depth".into(), vec![series("queue_depth", &["name"])]);
-        let mut snap = Snapshot::default();
-        admit(
-            &mut snap,
-            Api::Custom,
-            &rules.custom,
-            &listed,
-            &catalog,
-            false,
-        );
-        admit(
-            &mut snap,
-            Api::External,
-            &rules.external,
-            &listed,
-            &catalog,
-            false,
-        );
-        let keys: Vec<String> = snap
-            .custom_sorted()
-            .iter()
-            .map(|k| format!("{}/{} {}", k.resource, k.metric, k.namespaced))
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                "namespaces/http_requests_per_second false",
-                "pods/http_requests_per_second true"
-            ]
-        );
-        let pods = MetricKey {
-            resource: GroupResource::new("", "pods"),
-            namespaced: true,
-            metric: "http_requests_per_second".into(),
-        };
-        // The second rule maps `pod` too and comes later: it wins.
-        assert_eq!(
-            snap.custom[&pods],
-            MetricSource {
-                series: "other".into(),
-                rule: 1
-            }
-        );
-        assert_eq!(snap.external_sorted(), ["queue_depth"]);
-
-        // Merging on a miss never replaces what is there.
-        let mut merged = snap.clone();
-        let mut again = HashMap::new();
-        again.insert(
-            rules.custom[0].series_query.clone(),
-            vec![series("http_requests_total", &["kubernetes_pod_name"])],
-        );
-        admit(
-            &mut merged,
-            Api::Custom,
-            &rules.custom,
-            &again,
-            &catalog,
-            true,
-        );
-        assert_eq!(merged.custom[&pods].rule, 1);
-    }
-}
+mod tests;

@@ -4,11 +4,21 @@
 //! keep serving. prometheus-adapter never re-reads its config (its issues #104, #678).
 //!
 //! The file is compared by content, not by modification time, so a ConfigMap volume's symlink
-//! swap is seen whatever times the kubelet sets.
+//! swap is seen whatever times the kubelet sets. It is read off the async runtime with a
+//! deadline: a file that blocks on read (a FIFO, a hung network file system) cannot freeze the
+//! server, and a read that is still stuck is waited on again at the next poll, never started
+//! twice. A reload to a file with no rules at all (empty, or only comments: a ConfigMap emptied by
+//! mistake) is refused unless the file says so (`rules: []`).
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
 
 use crate::rules::{self, LoadError, Rules};
+
+/// How long reading the rules file may take.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The rules file and what was last read from it.
 #[derive(Debug)]
@@ -16,6 +26,9 @@ pub struct ConfigSource {
     path: PathBuf,
     /// The content last read; `None` when the last read failed.
     last: Option<Vec<u8>>,
+    /// A read that did not finish in time, waited on again at the next poll.
+    stuck: Option<JoinHandle<std::io::Result<Vec<u8>>>>,
+    read_timeout: Duration,
 }
 
 /// What a poll found.
@@ -30,18 +43,41 @@ pub enum Poll {
     Refused(LoadError),
 }
 
+fn refusal(path: &Path, message: String) -> LoadError {
+    LoadError {
+        file: path.display().to_string(),
+        errors: vec![rules::ConfigError {
+            line: 0,
+            column: 0,
+            rule: None,
+            field: String::new(),
+            message,
+        }],
+    }
+}
+
 impl ConfigSource {
-    /// Load the file for the first time.
-    pub fn open(path: &Path) -> Result<(ConfigSource, Rules), LoadError> {
-        let bytes = read(path)?;
+    /// Load the file for the first time. An empty file starts the server with no rules, as
+    /// prometheus-adapter does; only reloads refuse one.
+    pub async fn open(path: &Path) -> Result<(ConfigSource, Rules), LoadError> {
+        Self::open_with_timeout(path, READ_TIMEOUT).await
+    }
+
+    /// [`ConfigSource::open`], with reads bounded by `read_timeout`.
+    async fn open_with_timeout(
+        path: &Path,
+        read_timeout: Duration,
+    ) -> Result<(ConfigSource, Rules), LoadError> {
+        let mut source = ConfigSource {
+            path: path.to_path_buf(),
+            last: None,
+            stuck: None,
+            read_timeout,
+        };
+        let bytes = source.read().await?;
         let rules = parse(path, &bytes)?;
-        Ok((
-            ConfigSource {
-                path: path.to_path_buf(),
-                last: Some(bytes),
-            },
-            rules,
-        ))
+        source.last = Some(bytes);
+        Ok((source, rules))
     }
 
     /// The file.
@@ -49,12 +85,51 @@ impl ConfigSource {
         &self.path
     }
 
+    /// Forget what was read, so that the next poll applies the file again (its rules could not
+    /// be switched to yet).
+    pub fn forget(&mut self) {
+        self.last = None;
+    }
+
+    /// Read the file off the runtime, within [`READ_TIMEOUT`].
+    async fn read(&mut self) -> Result<Vec<u8>, LoadError> {
+        let mut reading = match self.stuck.take() {
+            Some(reading) => reading,
+            None => {
+                let path = self.path.clone();
+                tokio::task::spawn_blocking(move || std::fs::read(path))
+            }
+        };
+        match tokio::time::timeout(self.read_timeout, &mut reading).await {
+            Ok(Ok(Ok(bytes))) => Ok(bytes),
+            Ok(Ok(Err(e))) => Err(refusal(
+                &self.path,
+                format!("unable to read the rules file: {e}"),
+            )),
+            Ok(Err(e)) => Err(refusal(
+                &self.path,
+                format!("unable to read the rules file: {e}"),
+            )),
+            Err(_) => {
+                self.stuck = Some(reading);
+                Err(refusal(
+                    &self.path,
+                    format!(
+                        "the rules file could not be read within {:?} (a FIFO, or a file system that does not answer?)",
+                        self.read_timeout
+                    ),
+                ))
+            }
+        }
+    }
+
     /// Read the file again; `force` reloads even if the content is the same (SIGHUP).
-    pub fn poll(&mut self, force: bool) -> Poll {
-        let bytes = match read(&self.path) {
+    pub async fn poll(&mut self, force: bool) -> Poll {
+        let still_stuck = self.stuck.is_some();
+        let bytes = match self.read().await {
             Ok(b) => b,
-            // An unreadable file is reported once, not at every poll.
-            Err(_) if self.last.is_none() && !force => return Poll::Unchanged,
+            // An unreadable (or still stuck) file is reported once, not at every poll.
+            Err(_) if (self.last.is_none() || still_stuck) && !force => return Poll::Unchanged,
             Err(e) => {
                 self.last = None;
                 return Poll::Refused(e);
@@ -66,77 +141,23 @@ impl ConfigSource {
         let parsed = parse(&self.path, &bytes);
         self.last = Some(bytes);
         match parsed {
+            Ok(rules) if rules.is_empty() && !rules.names_a_section => Poll::Refused(refusal(
+                &self.path,
+                "the file has no rules at all (it is empty or holds only comments); write `rules: []` to serve no metrics on purpose".into(),
+            )),
             Ok(rules) => Poll::Reloaded(Box::new(rules)),
             Err(e) => Poll::Refused(e),
         }
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|e| LoadError {
-        file: path.display().to_string(),
-        errors: vec![rules::ConfigError {
-            line: 0,
-            column: 0,
-            rule: None,
-            field: String::new(),
-            message: format!("unable to read the rules file: {e}"),
-        }],
-    })
-}
-
 fn parse(path: &Path, bytes: &[u8]) -> Result<Rules, LoadError> {
     let file = path.display().to_string();
     match std::str::from_utf8(bytes) {
         Ok(text) => rules::parse(text, &file),
-        Err(e) => Err(LoadError {
-            file,
-            errors: vec![rules::ConfigError {
-                line: 0,
-                column: 0,
-                rule: None,
-                field: String::new(),
-                message: format!("the rules file is not UTF-8: {e}"),
-            }],
-        }),
+        Err(e) => Err(refusal(path, format!("the rules file is not UTF-8: {e}"))),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const A: &str =
-        "rules:\n- seriesQuery: a\n  resources: {template: <<.Resource>>}\n  metricsQuery: x\n";
-    const B: &str =
-        "rules:\n- seriesQuery: b\n  resources: {template: <<.Resource>>}\n  metricsQuery: x\n";
-
-    #[test]
-    fn changes_reload_refusals_keep_the_previous_rules() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.yaml");
-        std::fs::write(&path, A).unwrap();
-        let (mut source, rules) = ConfigSource::open(&path).unwrap();
-        assert_eq!(rules.custom[0].series_query, "a");
-        assert!(matches!(source.poll(false), Poll::Unchanged));
-        assert!(matches!(source.poll(true), Poll::Reloaded(_)));
-        std::fs::write(&path, B).unwrap();
-        match source.poll(false) {
-            Poll::Reloaded(r) => assert_eq!(r.custom[0].series_query, "b"),
-            other => panic!("{other:?}"),
-        }
-        std::fs::write(&path, "rules: [\n").unwrap();
-        match source.poll(false) {
-            Poll::Refused(e) => assert!(e.to_string().contains("config.yaml:2:"), "{e}"),
-            other => panic!("{other:?}"),
-        }
-        // The same refused content is not reported again.
-        assert!(matches!(source.poll(false), Poll::Unchanged));
-        std::fs::remove_file(&path).unwrap();
-        assert!(matches!(source.poll(false), Poll::Refused(_)));
-        assert!(matches!(source.poll(false), Poll::Unchanged));
-        assert!(ConfigSource::open(&path).is_err());
-        std::fs::write(&path, A).unwrap();
-        assert!(matches!(source.poll(false), Poll::Reloaded(_)));
-    }
-}
+mod tests;

@@ -260,7 +260,7 @@ impl ResourceCatalog {
                 .get(&name.to_ascii_lowercase())
                 .map_or(&[][..], Vec::as_slice),
         };
-        positions.iter().map(|&i| &self.resources[i])
+        positions.iter().filter_map(|&i| self.resources.get(i))
     }
 
     /// The resource with exactly this group and plural.

@@ -434,18 +434,22 @@ fn split_unescaped(input: &str, sep: char) -> Vec<String> {
     parts
 }
 
-/// Split a term at the first unescaped occurrence of `op`. Walks characters, not bytes: the
-/// term is whatever the client sent, and a split inside a multi-byte character would panic.
+/// Split a term at the first unescaped occurrence of `op`.
 fn split_operator<'a>(term: &'a str, op: &str) -> Option<(&'a str, &'a str)> {
-    let mut chars = term.char_indices();
-    while let Some((i, c)) = chars.next() {
-        if c == '\\' {
-            chars.next();
+    let mut escaped = false;
+    for (i, c) in term.char_indices() {
+        if escaped {
+            escaped = false;
             continue;
         }
-        let (field, rest) = term.split_at_checked(i)?;
-        if let Some(value) = rest.strip_prefix(op) {
-            return Some((field, value));
+        if c == '\\' {
+            escaped = true;
+            continue;
+        }
+        if let Some((before, after)) = term.split_at_checked(i)
+            && let Some(value) = after.strip_prefix(op)
+        {
+            return Some((before, value));
         }
     }
     None
@@ -501,7 +505,7 @@ impl<'a> Lexer<'a> {
     /// operator can stand (`keywords`), as apimachinery distinguishes its `KeyAndOperator` and
     /// `Values` contexts.
     fn next(&mut self, keywords: bool) -> (Token, &'a str, usize) {
-        let rest = &self.input[self.pos..];
+        let rest = self.input.get(self.pos..).unwrap_or_default();
         let trimmed = rest.trim_start_matches(is_space);
         self.pos += rest.len() - trimmed.len();
         let start = self.pos;
@@ -522,13 +526,13 @@ impl<'a> Lexer<'a> {
                 _ => (Token::Less, 1),
             };
             self.pos += len;
-            return (tok, &self.input[start..start + len], start);
+            return (tok, trimmed.get(..len).unwrap_or_default(), start);
         }
         let len = trimmed
             .find(|c: char| is_space(c) || is_special(c))
             .unwrap_or(trimmed.len());
         self.pos += len;
-        let text = &self.input[start..start + len];
+        let text = trimmed.get(..len).unwrap_or_default();
         let tok = match text {
             "in" if keywords => Token::In,
             "notin" if keywords => Token::NotIn,

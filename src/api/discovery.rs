@@ -85,7 +85,7 @@ fn group(name: &str, versions: &[&str]) -> ApiGroup {
         api_version: None,
         name: name.to_string(),
         versions: versions.iter().map(|v| gv(name, v)).collect(),
-        preferred_version: gv(name, versions[0]),
+        preferred_version: gv(name, versions.first().copied().unwrap_or_default()),
     }
 }
 

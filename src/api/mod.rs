@@ -5,6 +5,7 @@
 //! (the controller manager sends `application/vnd.kubernetes.protobuf, */*`): never a 406.
 //! Bodies are pretty-printed for `?pretty=true` and for curl and wget, as the apiserver does.
 
+pub mod class;
 pub mod discovery;
 pub mod routes;
 pub mod status;
@@ -15,7 +16,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde::Serialize;
@@ -25,7 +25,6 @@ use routes::{Params, Route};
 use status::{ApiError, UNABLE_TO_FETCH, UNABLE_TO_LIST};
 
 use crate::provider::{Provider, ProviderError};
-use crate::server::auth::{Auth, PeerCertificates, Refusal};
 
 /// Encode a value as JSON, pretty (two-space indent) or compact.
 pub fn encode<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Vec<u8> {
@@ -44,29 +43,8 @@ pub struct ApiState {
     pub provider: Provider,
     /// Discovery documents.
     pub discovery: Discovery,
-    /// Whether `/readyz` says ready.
-    pub ready: Box<dyn Fn() -> bool + Send + Sync>,
-    /// Delegated authentication and authorization (`None`: every request is served).
-    pub auth: Option<Arc<Auth>>,
-}
-
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> ApiError {
-        match r {
-            Refusal::Unauthorized => ApiError::Unauthorized,
-            Refusal::Forbidden {
-                message,
-                name,
-                group,
-                kind,
-            } => ApiError::Forbidden {
-                message,
-                name,
-                group,
-                kind,
-            },
-        }
-    }
+    /// What `/readyz` says: ready, or the failed check (`metrics-discovery failed: …`).
+    pub ready: Box<dyn Fn() -> Result<(), String> + Send + Sync>,
 }
 
 /// The router of the whole API.
@@ -84,8 +62,8 @@ fn json_response(code: StatusCode, body: impl Into<Body>) -> Response {
     response
 }
 
-fn text_response(code: StatusCode, body: &'static str) -> Response {
-    let mut response = Response::new(Body::from(body));
+fn text_response(code: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = Response::new(body.into());
     *response.status_mut() = code;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -94,8 +72,15 @@ fn text_response(code: StatusCode, body: &'static str) -> Response {
     response
 }
 
-fn error_response(error: &ApiError, pretty: bool) -> Response {
+/// The `Status` answer for an error; the layers around the router refuse requests with it too.
+pub fn error_response(error: &ApiError, pretty: bool) -> Response {
     json_response(error.code(), error.body(pretty))
+}
+
+/// Whether a request's answer is pretty-printed (`?pretty=true`, curl, wget), for the layers
+/// around the router.
+pub fn request_wants_pretty<B>(request: &axum::http::Request<B>) -> bool {
+    wants_pretty(&Params::parse(request.uri().query()), request.headers())
 }
 
 impl From<ProviderError> for ApiError {
@@ -120,8 +105,11 @@ impl From<ProviderError> for ApiError {
                 group,
                 kind,
             },
-            ProviderError::ListFailed => ApiError::Internal(UNABLE_TO_LIST),
-            ProviderError::FetchFailed => ApiError::Internal(UNABLE_TO_FETCH),
+            ProviderError::ListFailed(None) => ApiError::Internal(UNABLE_TO_LIST.into()),
+            ProviderError::ListFailed(Some(cause)) => {
+                ApiError::Internal(format!("{UNABLE_TO_LIST}: {cause}").into())
+            }
+            ProviderError::FetchFailed => ApiError::Internal(UNABLE_TO_FETCH.into()),
             ProviderError::BadRequest(m) => ApiError::BadRequest(m),
         }
     }
@@ -153,18 +141,29 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
         })
 }
 
-fn health(path: &str, ready: bool) -> Option<Response> {
-    let check = path
-        .trim_end_matches('/')
+/// The health check a path names (`/healthz`, `/livez`, `/readyz`, also with `/ping`).
+fn health_check(path: &str) -> &str {
+    path.trim_end_matches('/')
         .trim_end_matches("/ping")
-        .trim_end_matches('/');
-    match check {
+        .trim_end_matches('/')
+}
+
+/// Whether a path is a health check, which the in-flight limit never refuses.
+pub fn is_health_path(path: &str) -> bool {
+    matches!(health_check(path), "/healthz" | "/livez" | "/readyz")
+}
+
+fn health(path: &str, ready: impl FnOnce() -> Result<(), String>) -> Option<Response> {
+    match health_check(path) {
         "/healthz" | "/livez" => Some(text_response(StatusCode::OK, "ok")),
-        "/readyz" if path.ends_with("/ping") || ready => Some(text_response(StatusCode::OK, "ok")),
-        "/readyz" => Some(text_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "[-]metrics-discovery failed: the first relist has not finished\nreadyz check failed\n",
-        )),
+        "/readyz" if path.ends_with("/ping") => Some(text_response(StatusCode::OK, "ok")),
+        "/readyz" => Some(match ready() {
+            Ok(()) => text_response(StatusCode::OK, "ok"),
+            Err(check) => text_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("[-]{check}\nreadyz check failed\n"),
+            ),
+        }),
         _ => None,
     }
 }
@@ -190,35 +189,25 @@ fn version_info() -> serde_json::Value {
     })
 }
 
-/// Who is asking and may they: `Ok` to go on, or the refusal.
-async fn admit(state: &ApiState, request: &Parts) -> Result<(), ApiError> {
-    let Some(auth) = &state.auth else {
-        return Ok(());
-    };
-    let peer = request.extensions.get::<PeerCertificates>();
-    let user = auth.authenticate(peer, &request.headers).await?;
-    auth.authorize(&user, &request.method, request.uri.path())
-        .await
-        .map_err(|refusal| {
-            tracing::debug!(user = %user.name, path = %request.uri.path(), "forbidden");
-            refusal.into()
-        })
-}
-
 async fn handle(State(state): State<Arc<ApiState>>, request: Request) -> Response {
     let (request, _body) = request.into_parts();
     let path = request.uri.path();
     let params = Params::parse(request.uri.query());
     let pretty = wants_pretty(&params, &request.headers);
-    if let Err(e) = admit(&state, &request).await {
-        return error_response(&e, pretty);
-    }
     let method = &request.method;
-    if let Some(response) = health(path, (state.ready)()) {
+    if let Some(response) = health(path, &state.ready) {
         return response;
     }
     if path == "/version" {
         return json_response(StatusCode::OK, encode(&version_info(), true));
+    }
+    if path == "/metrics" && method == Method::GET {
+        let mut response = Response::new(Body::from(crate::telemetry::metrics::metrics().encode()));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::telemetry::metrics::CONTENT_TYPE),
+        );
+        return response;
     }
     if method != Method::GET {
         let e = ApiError::MethodNotAllowed(format!("{method} is not supported"));

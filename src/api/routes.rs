@@ -70,6 +70,24 @@ fn selector(text: Option<&str>, what: &str) -> Result<Selector, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("unable to parse {what}: {e}")))
 }
 
+/// A selector that becomes PromQL label matchers (`metricLabelSelector`, an external metric's
+/// `labelSelector`): its keys must also be Prometheus label names, which Kubernetes keys such as
+/// `app.kubernetes.io/name` are not.
+fn metric_selector(text: Option<&str>, what: &str) -> Result<Selector, ApiError> {
+    let selector = selector(text, what)?;
+    if let Some(r) = selector
+        .requirements()
+        .iter()
+        .find(|r| !crate::promql::is_label_name(r.key()))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "unable to use {what}: {:?} is not a Prometheus label name (letters, digits and '_', not starting with a digit)",
+            r.key()
+        )));
+    }
+    Ok(selector)
+}
+
 /// The object name a custom-metrics `fieldSelector` requires (`metadata.name=x`), if any; the
 /// objects of these requests have no other field to select on.
 fn field_name(field_selector: Option<&str>) -> Result<Option<String>, ApiError> {
@@ -83,15 +101,27 @@ fn field_name(field_selector: Option<&str>) -> Result<Option<String>, ApiError> 
     Ok(selector.required("metadata.name").map(str::to_string))
 }
 
-fn decode(segment: &str) -> Cow<'_, str> {
-    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
+/// A percent-decoded path segment; a segment that is not UTF-8 once decoded is refused rather
+/// than guessed at.
+fn decode(segment: &str) -> Result<Cow<'_, str>, ApiError> {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map_err(|_| {
+            ApiError::BadRequest(format!(
+                "invalid request path: the segment {segment:?} is not UTF-8 once percent-decoded"
+            ))
+        })
 }
 
 /// Parse a path under `/apis`. `Err` carries the error answer (404 for unknown paths, 400 for
 /// malformed requests).
 pub fn parse(path: &str, params: &Params, apis: Apis) -> Result<Route, ApiError> {
     let trimmed = path.strip_suffix('/').unwrap_or(path);
-    let segments: Vec<Cow<'_, str>> = trimmed.split('/').skip(1).map(decode).collect();
+    let segments: Vec<Cow<'_, str>> = trimmed
+        .split('/')
+        .skip(1)
+        .map(decode)
+        .collect::<Result<_, _>>()?;
     let segs: Vec<&str> = segments.iter().map(|s| s.as_ref()).collect();
     let served = |group: &str| match group {
         CUSTOM_GROUP => apis.custom,
@@ -119,7 +149,7 @@ pub fn parse(path: &str, params: &Params, apis: Apis) -> Result<Route, ApiError>
             Ok(Route::External(ExternalRequest {
                 namespace: ns.to_string(),
                 metric: metric.to_string(),
-                selector: selector(params.label_selector.as_deref(), "labelSelector")?,
+                selector: metric_selector(params.label_selector.as_deref(), "labelSelector")?,
             }))
         }
         ["apis", RESOURCE_GROUP, "v1beta1", rest @ ..] if apis.resource => resource(rest, params),
@@ -203,7 +233,7 @@ fn custom(version: CustomVersion, rest: &[&str], params: &Params) -> Result<Rout
             name,
             metric: metric.to_string(),
             label_selector: selector(params.label_selector.as_deref(), "labelSelector")?,
-            metric_selector: selector(
+            metric_selector: metric_selector(
                 params.metric_label_selector.as_deref(),
                 "metricLabelSelector",
             )?,
@@ -365,6 +395,47 @@ mod tests {
             ),
             Err(ApiError::BadRequest(_))
         ));
+    }
+
+    #[test]
+    fn paths_that_are_not_utf8_and_keys_prometheus_cannot_match_are_bad_requests() {
+        let err =
+            route("/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/a%FF%FE/m").unwrap_err();
+        assert_eq!(
+            err,
+            ApiError::BadRequest(
+                "invalid request path: the segment \"a%FF%FE\" is not UTF-8 once percent-decoded"
+                    .into()
+            )
+        );
+        for (path, key) in [
+            (
+                "/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/*/m?metricLabelSelector=app.kubernetes.io%2Fname%3Dweb",
+                "app.kubernetes.io/name",
+            ),
+            (
+                "/apis/external.metrics.k8s.io/v1beta1/namespaces/d/q?labelSelector=a-b%3Dc",
+                "a-b",
+            ),
+        ] {
+            match route(path) {
+                Err(ApiError::BadRequest(message)) => {
+                    assert!(
+                        message.contains(&format!("{key:?} is not a Prometheus label name")),
+                        "{message}"
+                    )
+                }
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+        // Object selectors keep Kubernetes keys: they never reach Prometheus.
+        let (_, request) = custom(
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/d/pods/*/m?labelSelector=app.kubernetes.io%2Fname%3Dweb",
+        );
+        assert_eq!(
+            request.label_selector.to_string(),
+            "app.kubernetes.io/name=web"
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! client sees. Internal details (PromQL, Prometheus errors) are logged where they happen and
 //! never reach a response.
 
+use std::borrow::Cow;
+
 use axum::http::StatusCode;
 use serde::Serialize;
 
@@ -25,8 +27,14 @@ pub enum ApiError {
     NoRoute,
     /// 400 with the parser's message.
     BadRequest(String),
-    /// 500 `Internal error occurred: <cause>`, with the cause in `details.causes`.
-    Internal(&'static str),
+    /// 500 `Internal error occurred: <cause>`, with the cause in `details.causes`. Causes say
+    /// what failed in words that help an operator (a missing permission) and never carry
+    /// internals (PromQL, Prometheus' errors).
+    Internal(Cow<'static, str>),
+    /// 429: the server is at its limit of requests in flight; `Retry-After` seconds.
+    TooManyRequests(u32),
+    /// 504: the request did not finish within the request deadline.
+    Timeout,
     /// 405 for anything but GET.
     MethodNotAllowed(String),
     /// 401: credentials that could not be verified.
@@ -55,6 +63,7 @@ struct Cause<'a> {
 }
 
 #[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 struct Details<'a> {
     #[serde(skip_serializing_if = "str::is_empty")]
     name: &'a str,
@@ -64,6 +73,21 @@ struct Details<'a> {
     kind: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     causes: Vec<Cause<'a>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    retry_after_seconds: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl<'a> Details<'a> {
+    fn caused_by(cause: &'a str) -> Details<'a> {
+        Details {
+            causes: vec![Cause { message: cause }],
+            ..Details::default()
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -106,6 +130,8 @@ impl ApiError {
             }
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -129,7 +155,7 @@ impl ApiError {
                     name,
                     group,
                     kind,
-                    causes: Vec::new(),
+                    ..Details::default()
                 }),
             ),
             ApiError::NoRoute => (
@@ -140,15 +166,21 @@ impl ApiError {
             ApiError::BadRequest(m) => (m, "BadRequest", None),
             ApiError::Internal(cause) => {
                 internal = format!("Internal error occurred: {cause}");
-                (
-                    &internal,
-                    "InternalError",
-                    Some(Details {
-                        causes: vec![Cause { message: cause }],
-                        ..Details::default()
-                    }),
-                )
+                (&internal, "InternalError", Some(Details::caused_by(cause)))
             }
+            ApiError::TooManyRequests(seconds) => (
+                "Too many requests, please try again later.",
+                "TooManyRequests",
+                Some(Details {
+                    retry_after_seconds: *seconds,
+                    ..Details::default()
+                }),
+            ),
+            ApiError::Timeout => (
+                "Timeout: request did not complete within the allotted timeout",
+                "Timeout",
+                Some(Details::default()),
+            ),
             ApiError::MethodNotAllowed(m) => (m, "MethodNotAllowed", None),
             ApiError::Unauthorized => ("Unauthorized", "Unauthorized", None),
             ApiError::Forbidden {
@@ -163,7 +195,7 @@ impl ApiError {
                     name,
                     group,
                     kind,
-                    causes: Vec::new(),
+                    ..Details::default()
                 }),
             ),
         };
@@ -196,7 +228,7 @@ mod tests {
             r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"the server could not find the metric nonexistent_metric for pods","reason":"NotFound","code":404}"#
         );
         assert_eq!(
-            json(ApiError::Internal(UNABLE_TO_FETCH)),
+            json(ApiError::Internal(UNABLE_TO_FETCH.into())),
             r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Internal error occurred: unable to fetch metrics","reason":"InternalError","details":{"causes":[{"message":"unable to fetch metrics"}]},"code":500}"#
         );
         assert_eq!(
@@ -215,6 +247,14 @@ mod tests {
                 kind: "podmetrics",
             }),
             r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"podmetrics.metrics.k8s.io \"default/p9\" not found","reason":"NotFound","details":{"name":"default/p9","group":"metrics.k8s.io","kind":"podmetrics"},"code":404}"#
+        );
+        assert_eq!(
+            json(ApiError::TooManyRequests(1)),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Too many requests, please try again later.","reason":"TooManyRequests","details":{"retryAfterSeconds":1},"code":429}"#
+        );
+        assert_eq!(
+            json(ApiError::Timeout),
+            r#"{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Timeout: request did not complete within the allotted timeout","reason":"Timeout","details":{},"code":504}"#
         );
     }
 }

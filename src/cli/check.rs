@@ -2,18 +2,23 @@
 //! with `--render`, show the exact PromQL the adapter would send for a given series and request.
 //!
 //! Output is meant for CI logs and code review: stable order (file order), one fact per line,
-//! nothing that depends on the clock or the machine.
+//! nothing that depends on the clock or the machine. Warnings (the loader's and the lints of
+//! `rules::lint`) leave the exit status at 0 unless `--strict` is given; with
+//! `--lister-kubeconfig`, resource overrides are also checked against the cluster's discovery.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
+use crate::kube as cluster;
 use crate::resources::{GroupResource, ResourceCatalog, ResourceInfo};
+use crate::rules::lint::{self, Warning};
 use crate::rules::naming::ResourceMapping;
 use crate::rules::query::ObjectRequest;
-use crate::rules::{self, ResourceQueries, Rule, Rules};
+use crate::rules::{self, ConfigError, LoadError, ResourceQueries, Rule, Rules, Section};
 use crate::selector::Selector;
 
 /// Output format.
@@ -57,6 +62,13 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+    /// Treat warnings as errors: exit 1 when there is any.
+    #[arg(long)]
+    pub strict: bool,
+    /// Kubeconfig of the cluster to check resource overrides against (its API discovery); without
+    /// it, that check is skipped.
+    #[arg(long, value_name = "FILE")]
+    pub lister_kubeconfig: Option<PathBuf>,
 }
 
 /// What `check` prints and its exit status.
@@ -73,8 +85,8 @@ pub struct Report {
 /// Run `check`.
 pub fn run(args: &CheckArgs) -> Report {
     let file = args.config.display().to_string();
-    let rules = match rules::load(&args.config) {
-        Ok(r) => r,
+    let (text, rules) = match read(&args.config, &file) {
+        Ok(loaded) => loaded,
         Err(e) => {
             let n = e.errors.len();
             let noun = if n == 1 { "error" } else { "errors" };
@@ -85,24 +97,93 @@ pub fn run(args: &CheckArgs) -> Report {
             };
         }
     };
+    let cluster = match &args.lister_kubeconfig {
+        None => None,
+        Some(kubeconfig) => match cluster_catalog(kubeconfig) {
+            Ok(catalog) => Some(catalog),
+            Err(message) => return failure(message),
+        },
+    };
+    let offline = offline_catalog(&rules, None);
+    let catalog = match &cluster {
+        Some(c) => lint::Catalog::Cluster(c),
+        None => lint::Catalog::Offline(&offline),
+    };
+    let warnings = lint::warnings(&text, &rules, catalog);
     let mut stderr = String::new();
-    for w in &rules.warnings {
+    for w in &warnings {
         let _ = writeln!(stderr, "warning: {file}:{w}");
     }
-    if args.render {
+    let refused = args.strict && !warnings.is_empty();
+    let mut report = if args.render {
         let mut report = render(args, &rules);
         report.stderr.insert_str(0, &stderr);
-        return report;
-    }
-    let stdout = match args.output {
-        OutputFormat::Text => describe_text(&file, &rules),
-        OutputFormat::Json => describe_json(&file, &rules),
+        report
+    } else {
+        let stdout = match args.output {
+            OutputFormat::Text => describe_text(&file, &rules),
+            OutputFormat::Json => describe_json(&file, &rules, &warnings),
+        };
+        Report {
+            stdout,
+            stderr,
+            success: true,
+        }
     };
-    Report {
-        stdout,
-        stderr,
-        success: true,
+    if refused {
+        report.success = false;
+        let n = plural(warnings.len(), "warning", "warnings");
+        let _ = writeln!(report.stderr, "{file}: refused, {n} (--strict)");
     }
+    report
+}
+
+/// Read and compile the rules file, keeping its text for the lints' positions.
+fn read(path: &Path, file: &str) -> Result<(String, Rules), LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| LoadError {
+        file: file.to_string(),
+        errors: vec![ConfigError {
+            line: 0,
+            column: 0,
+            rule: None,
+            field: String::new(),
+            message: format!("unable to read the rules file: {e}"),
+        }],
+    })?;
+    let rules = rules::parse(&text, file)?;
+    Ok((text, rules))
+}
+
+/// How long reading the cluster's API discovery may take.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The resource types the cluster of `kubeconfig` serves, from its API discovery.
+fn cluster_catalog(kubeconfig: &Path) -> Result<ResourceCatalog, String> {
+    // kube's client needs a TLS provider; an error means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        let client = cluster::client(Some(kubeconfig))
+            .await
+            .map_err(|e| e.to_string())?;
+        let failed = |e: String| {
+            format!(
+                "--lister-kubeconfig {}: cannot read the cluster's API discovery: {e}",
+                kubeconfig.display()
+            )
+        };
+        match tokio::time::timeout(DISCOVERY_TIMEOUT, cluster::discover(&client)).await {
+            Ok(Ok(catalog)) => Ok(catalog),
+            Ok(Err(e)) => Err(failed(e.to_string())),
+            Err(_) => Err(failed(format!(
+                "no answer within {}",
+                rules::format_go_duration(DISCOVERY_TIMEOUT)
+            ))),
+        }
+    })
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -308,7 +389,51 @@ struct JsonRule<'a> {
     metrics_query: Option<&'a str>,
 }
 
-fn describe_json(file: &str, rules: &Rules) -> String {
+/// Which rule a warning is about, in `-o json`.
+#[derive(Serialize)]
+struct JsonRuleRef<'a> {
+    section: &'static str,
+    /// `null` for `resourceRules`.
+    index: Option<usize>,
+    #[serde(rename = "seriesQuery")]
+    series_query: Option<&'a str>,
+}
+
+/// A warning in `-o json`: the fields of the text line, and the line itself.
+#[derive(Serialize)]
+struct JsonWarning<'a> {
+    kind: &'static str,
+    file: &'a str,
+    line: usize,
+    column: usize,
+    rule: Option<JsonRuleRef<'a>>,
+    field: &'a str,
+    message: &'a str,
+    text: String,
+}
+
+fn json_warning<'a>(file: &'a str, w: &'a Warning) -> JsonWarning<'a> {
+    let p = &w.problem;
+    JsonWarning {
+        kind: w.kind.key(),
+        file,
+        line: p.line,
+        column: p.column,
+        rule: p.rule.as_ref().map(|r| {
+            let discovery = r.section != Section::ResourceRules;
+            JsonRuleRef {
+                section: r.section.key(),
+                index: discovery.then_some(r.index),
+                series_query: discovery.then_some(r.series_query.as_str()),
+            }
+        }),
+        field: &p.field,
+        message: &p.message,
+        text: format!("{file}:{w}"),
+    }
+}
+
+fn describe_json(file: &str, rules: &Rules, warnings: &[Warning]) -> String {
     let catalog = offline_catalog(rules, None);
     let list: Vec<JsonRule<'_>> = rules
         .custom
@@ -324,11 +449,7 @@ fn describe_json(file: &str, rules: &Rules) -> String {
             metrics_query: r.metrics_query.as_ref().map(|t| t.source()),
         })
         .collect();
-    let warnings: Vec<String> = rules
-        .warnings
-        .iter()
-        .map(|w| format!("{file}:{w}"))
-        .collect();
+    let warnings: Vec<JsonWarning<'_>> = warnings.iter().map(|w| json_warning(file, w)).collect();
     let doc = serde_json::json!({
         "file": file,
         "rules": list,

@@ -6,6 +6,7 @@
 //! that existing manifests start, and each one that is set is named in a warning at start-up.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,12 +20,15 @@ use crate::api::{self, ApiState};
 use crate::kube::{self, AuthenticationConfig, Cluster, ClusterOptions, Reviewer};
 use crate::prometheus::{ClientConfig, PrometheusClient, Verb};
 use crate::provider::Provider;
-use crate::registry::{self, Registry, RegistryOptions, SharedRegistry};
+use crate::registry::{
+    self, DiscoveryMode, DiscoveryOptions, Registry, RegistryOptions, SharedRegistry,
+};
 use crate::reload::{ConfigSource, Poll};
 use crate::rules::Rules;
 use crate::server::auth::{Auth, AuthOptions};
 use crate::server::tls::{self, TlsOptions};
-use crate::server::{self, ServeOptions};
+use crate::server::{self, Limits, ServeOptions};
+use crate::supervisor::{Importance, Supervisor};
 use crate::{rules, telemetry};
 
 /// Parse a Go duration (`10m`, `1m30s`, `1.5h`, `500ms`, `0`), as Go's `time.ParseDuration`.
@@ -42,12 +46,13 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
         let number_len = rest
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(invalid)?;
-        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
-        rest = &rest[number_len..];
-        let unit_len = rest
+        let (number, after) = rest.split_at_checked(number_len).ok_or_else(invalid)?;
+        let number: f64 = number.parse().map_err(|_| invalid())?;
+        let unit_len = after
             .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at_checked(unit_len).ok_or_else(invalid)?;
+        let scale = match unit {
             "ns" => 1e-9,
             "us" | "µs" | "μs" => 1e-6,
             "ms" => 1e-3,
@@ -56,10 +61,18 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
             "h" => 3600.0,
             _ => return Err(invalid()),
         };
-        rest = &rest[unit_len..];
+        rest = after;
         total += number * scale;
     }
     Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+/// A Go duration that is not zero.
+fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    match parse_go_duration(text)? {
+        d if d.is_zero() => Err("must be more than 0".into()),
+        d => Ok(d),
+    }
 }
 
 /// Where and how to reach Prometheus.
@@ -99,6 +112,35 @@ pub struct PrometheusArgs {
     /// Timeout of one call to Prometheus; keep it below the API server's.
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_go_duration)]
     pub prometheus_timeout: Duration,
+    /// Timeout of each call of a relist (no client waits on it; a series listing of a big
+    /// Prometheus takes longer than a query).
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = parse_go_duration)]
+    pub prometheus_discovery_timeout: Duration,
+    /// Calls to Prometheus in progress at once; more wait for a free one (within their timeout).
+    #[arg(long, value_name = "N", default_value = "32", value_parser = parse_positive_count)]
+    pub prometheus_max_concurrency: usize,
+    /// The largest Prometheus answer accepted, decompressed (a Kubernetes quantity: 256Mi).
+    #[arg(long, value_name = "BYTES", default_value = "256Mi", value_parser = parse_byte_size)]
+    pub prometheus_max_response_size: usize,
+}
+
+fn parse_positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("{text:?} is not a positive whole number")),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// A byte count written as a Kubernetes quantity (`1048576`, `512Ki`, `256Mi`, `1Gi`).
+fn parse_byte_size(text: &str) -> Result<usize, String> {
+    let bytes = text
+        .parse::<crate::quantity::Quantity>()
+        .map_err(|e| format!("{text:?} is not a size: {e}"))?
+        .as_f64();
+    if bytes.fract() != 0.0 || !(1.0..=(1u64 << 50) as f64).contains(&bytes) {
+        return Err(format!("{text:?} is not a size between 1 and 1Pi bytes"));
+    }
+    Ok(bytes as usize)
 }
 
 fn parse_verb(text: &str) -> Result<Verb, String> {
@@ -146,6 +188,18 @@ pub struct ServingArgs {
     /// Serve HTTP/1.1 only.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "false", value_parser = parse_go_bool)]
     pub disable_http2: bool,
+    /// Requests served at once; beyond it, 429 with Retry-After (health checks are not counted).
+    #[arg(long, value_name = "N", default_value_t = 400, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_requests_inflight: u32,
+    /// How long a request may take before it is answered 504.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_positive_duration)]
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers (HTTP/1.1).
+    #[arg(long, value_name = "DURATION", default_value = "32s", value_parser = parse_positive_duration)]
+    pub header_read_timeout: Duration,
+    /// How long a connection with no request in flight stays open (HTTP/1.1 and h2).
+    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = parse_positive_duration)]
+    pub idle_timeout: Duration,
     /// Concurrent HTTP/2 streams per connection (0: library default).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub http2_max_streams_per_connection: u32,
@@ -267,9 +321,12 @@ impl AuthArgs {
     }
 }
 
-/// Build authentication and authorization, and keep the trust settings fresh (re-read every
-/// minute, as the apiserver library re-reads its CA files).
-async fn start_auth(args: &AuthArgs, lister: &::kube::Client) -> Result<Arc<Auth>, StartError> {
+/// Build authentication and authorization; and the loop that keeps the trust settings fresh
+/// (re-read every minute, as the apiserver library re-reads its CA files), for the supervisor.
+async fn start_auth(
+    args: &AuthArgs,
+    lister: &::kube::Client,
+) -> Result<(Arc<Auth>, impl Future<Output = ()> + Send + 'static), StartError> {
     let client_for = |path: &Option<PathBuf>| {
         let path = path.clone();
         let lister = lister.clone();
@@ -288,7 +345,7 @@ async fn start_auth(args: &AuthArgs, lister: &::kube::Client) -> Result<Arc<Auth
     );
     let refreshed = auth.clone();
     let args = args.clone();
-    tokio::spawn(async move {
+    let refresh = async move {
         loop {
             tokio::time::sleep(Duration::from_secs(60)).await;
             match args.trust(&tokens).await {
@@ -302,8 +359,8 @@ async fn start_auth(args: &AuthArgs, lister: &::kube::Client) -> Result<Arc<Auth
                 }
             }
         }
-    });
-    Ok(auth)
+    };
+    Ok((auth, refresh))
 }
 
 /// Logging.
@@ -312,6 +369,9 @@ pub struct LogArgs {
     /// Verbosity, as klog's: 0-2 info, 3-5 debug, 6 and more every Prometheus call.
     #[arg(long = "v", short = 'v', value_name = "LEVEL", default_value_t = 0)]
     pub verbosity: u8,
+    /// Log line format: text or json.
+    #[arg(long, visible_alias = "logging-format", value_enum, default_value_t = telemetry::LogFormat::Text)]
+    pub log_format: telemetry::LogFormat,
     /// Logs go to stderr (klog's flag; `false` is accepted and has no effect).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "true", value_parser = parse_go_bool)]
     pub logtostderr: bool,
@@ -553,6 +613,10 @@ pub struct ServeArgs {
     /// On a request for an unknown metric, list its rules' series at most this often (0: never).
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_go_duration)]
     pub metrics_on_miss_interval: Duration,
+    /// How series queries are answered: `labels` (label APIs with match[]) or `series` (list
+    /// every series, as prometheus-adapter).
+    #[arg(long, default_value = "labels", value_parser = clap::builder::ValueParser::new(str::parse::<DiscoveryMode>))]
+    pub discovery_mode: DiscoveryMode,
     /// Kubeconfig for reading resources and objects (in-cluster configuration when empty).
     #[arg(long, value_name = "FILE")]
     pub lister_kubeconfig: Option<PathBuf>,
@@ -596,6 +660,9 @@ pub enum StartError {
     /// TLS settings.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// An essential background loop ended; the server stopped so that it is restarted.
+    #[error("the {0} loop ended; stopped")]
+    LoopEnded(&'static str),
 }
 
 const SERVICE_ACCOUNT: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -626,7 +693,8 @@ fn prometheus_config(args: &PrometheusArgs) -> Result<ClientConfig, StartError> 
             .zip(args.prometheus_client_tls_key_file.clone()),
         kubeconfig: args.prometheus_auth_config.clone(),
         timeout: args.prometheus_timeout,
-        max_response_bytes: 512 << 20,
+        max_response_bytes: args.prometheus_max_response_size,
+        max_concurrency: args.prometheus_max_concurrency,
     };
     if args.prometheus_auth_incluster {
         config
@@ -667,6 +735,16 @@ impl RegistryFactory {
     }
 }
 
+fn count_reload(outcome: &'static str) {
+    telemetry::metrics::metrics()
+        .reloads
+        .get_or_create(&telemetry::metrics::OutcomeLabels { outcome })
+        .inc();
+}
+
+/// How often the first relist of reloaded rules is tried again while it fails.
+const PENDING_RETRY: Duration = Duration::from_secs(10);
+
 /// Re-read the rules file every `interval` (if not zero) and on SIGHUP; apply what loads after
 /// a first relist of the new rules, so the switch never serves an empty registry.
 async fn watch_config(
@@ -683,9 +761,11 @@ async fn watch_config(
             None
         }
     };
+    let mut pending: Option<Registry> = None;
     loop {
         let forced = tokio::select! {
             () = tokio::time::sleep(interval), if !interval.is_zero() => false,
+            () = tokio::time::sleep(PENDING_RETRY), if pending.is_some() => false,
             () = async {
                 let received = match hangup.as_mut() {
                     Some(h) => h.recv().await.is_some(),
@@ -696,20 +776,34 @@ async fn watch_config(
                 }
             } => true,
         };
-        match source.poll(forced) {
+        match source.poll(forced).await {
             Poll::Unchanged => {}
             Poll::Refused(e) => {
+                count_reload("refused");
                 tracing::error!("the rules file was refused; the previous rules keep serving:\n{e}")
             }
             Poll::Reloaded(rules) => {
                 for warning in &rules.warnings {
                     tracing::warn!("{}:{warning}", source.path().display());
                 }
-                let (custom, external) = (rules.custom.len(), rules.external.len());
-                let next = factory.build(Arc::from(rules));
-                next.relist(&cluster.catalog()).await;
+                pending = Some(factory.build(Arc::from(rules)));
+            }
+        }
+        // The new rules serve once their first relist succeeded; until then the old ones do,
+        // and the relist is tried again at every tick.
+        if let Some(next) = pending.take() {
+            if next.relist(&cluster.catalog()).await {
+                count_reload("applied");
+                telemetry::metrics::metrics()
+                    .reload_last_success
+                    .set(telemetry::metrics::unix_now());
+                let rules = next.rules().clone();
                 registry.store(Arc::new(next));
-                tracing::info!(custom, external, file = %source.path().display(), "rules reloaded");
+                tracing::info!(custom = rules.custom.len(), external = rules.external.len(), file = %source.path().display(), "rules reloaded");
+            } else {
+                count_reload("pending");
+                tracing::warn!(file = %source.path().display(), "the new rules' first relist failed; the previous rules keep serving until it succeeds");
+                pending = Some(next);
             }
         }
     }
@@ -733,7 +827,7 @@ async fn termination() {
 
 /// Start the server and run until SIGTERM; returns after draining.
 pub async fn run(args: ServeArgs) -> Result<(), StartError> {
-    telemetry::init_logging(args.log.verbosity);
+    telemetry::init_logging(args.log.verbosity, args.log.log_format);
     if let Some(warning) = args.inert.warning() {
         tracing::warn!("{warning}");
     }
@@ -750,7 +844,10 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
                 .into(),
         )
     })?;
-    let (source, rules) = ConfigSource::open(config)?;
+    let (source, rules) = ConfigSource::open(config).await?;
+    telemetry::metrics::metrics()
+        .reload_last_success
+        .set(telemetry::metrics::unix_now());
     let rules = Arc::new(rules);
     for warning in &rules.warnings {
         tracing::warn!("{}:{warning}", config.display());
@@ -766,7 +863,7 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         ));
     }
     let client = kube::client(args.lister_kubeconfig.as_deref()).await?;
-    let auth = start_auth(&args.auth, &client).await?;
+    let (auth, trust_refresh) = start_auth(&args.auth, &client).await?;
     let cluster = Cluster::connect(client, ClusterOptions::default()).await?;
     let discovery = Discovery::new(apis_of(&rules));
     let factory = RegistryFactory {
@@ -774,33 +871,61 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         options: RegistryOptions {
             max_age,
             on_miss_interval: args.metrics_on_miss_interval,
+            discovery: DiscoveryOptions {
+                mode: args.discovery_mode,
+                timeout: args.prometheus.prometheus_discovery_timeout,
+                refused: Default::default(),
+            },
         },
         discovery: discovery.clone(),
     };
     let registry: SharedRegistry = Arc::new(ArcSwap::from_pointee(factory.build(rules)));
     let provider = Provider::new(registry.clone(), cluster.clone(), prometheus);
+    let mut supervisor = Supervisor::default();
+    let loops = supervisor.health();
     let ready_registry = registry.clone();
     let state = Arc::new(ApiState {
         provider,
         discovery,
-        ready: Box::new(move || ready_registry.load().listed_once()),
-        auth: Some(auth),
+        ready: Box::new(move || {
+            if !ready_registry.load().listed_once() {
+                return Err("metrics-discovery failed: the first relist has not finished".into());
+            }
+            match loops.ended().as_slice() {
+                [] => Ok(()),
+                ended => Err(format!(
+                    "background-loops failed: {} ended",
+                    ended.join(", ")
+                )),
+            }
+        }),
     });
-    let relist = {
+    {
         let cluster = cluster.clone();
-        tokio::spawn(registry::relist_forever(
-            registry.clone(),
-            args.metrics_relist_interval,
-            move || cluster.catalog(),
-        ))
-    };
-    let reload = tokio::spawn(watch_config(
-        source,
-        args.config_reload_interval,
-        factory,
-        registry,
-        cluster,
-    ));
+        supervisor.spawn(
+            "relist",
+            Importance::Essential,
+            registry::relist_forever(registry.clone(), args.metrics_relist_interval, move || {
+                cluster.catalog()
+            }),
+        );
+    }
+    supervisor.spawn(
+        "rules reload",
+        Importance::Essential,
+        watch_config(
+            source,
+            args.config_reload_interval,
+            factory,
+            registry,
+            cluster,
+        ),
+    );
+    supervisor.spawn(
+        "authentication settings refresh",
+        Importance::Degrades,
+        trust_refresh,
+    );
     let (tls, certificate) = tls::server_config(&TlsOptions {
         cert_file: args.serving.tls_cert_file.clone(),
         key_file: args.serving.tls_private_key_file.clone(),
@@ -809,13 +934,13 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         cipher_suites: args.serving.tls_cipher_suites.clone(),
         disable_http2: args.serving.disable_http2,
     })?;
-    let certificate_reload =
-        (certificate.from_files() && !args.serving.tls_reload_interval.is_zero()).then(|| {
-            tokio::spawn(tls::reload_forever(
-                certificate,
-                args.serving.tls_reload_interval,
-            ))
-        });
+    if certificate.from_files() && !args.serving.tls_reload_interval.is_zero() {
+        supervisor.spawn(
+            "serving certificate reload",
+            Importance::Degrades,
+            tls::reload_forever(certificate, args.serving.tls_reload_interval),
+        );
+    }
     let address = SocketAddr::new(args.serving.bind_address, args.serving.secure_port);
     let listener = tokio::net::TcpListener::bind(address).await.map_err(|e| {
         StartError::Flag(format!(
@@ -823,24 +948,41 @@ pub async fn run(args: ServeArgs) -> Result<(), StartError> {
         ))
     })?;
     tracing::info!(%address, prometheus = %args.prometheus.prometheus_url, "serving");
+    let app = server::stack(
+        api::router(state),
+        Some(auth),
+        &Limits {
+            max_in_flight: args.serving.max_requests_inflight as usize,
+            request_timeout: args.serving.request_timeout,
+        },
+    );
+    let mut failed = None;
     server::serve(
         listener,
         tls,
-        api::router(state),
+        app,
         ServeOptions {
             http2_max_streams: args.serving.http2_max_streams_per_connection,
             drain_timeout: args.shutdown_drain_timeout,
+            header_read_timeout: args.serving.header_read_timeout,
+            idle_timeout: args.serving.idle_timeout,
         },
-        termination(),
+        async {
+            tokio::select! {
+                () = termination() => {}
+                ended = supervisor.essential_loop_ended() => failed = Some(ended),
+            }
+        },
     )
     .await;
-    relist.abort();
-    reload.abort();
-    if let Some(task) = certificate_reload {
-        task.abort();
+    supervisor.stop();
+    match failed {
+        Some(ended) => Err(StartError::LoopEnded(ended)),
+        None => {
+            tracing::info!("stopped");
+            Ok(())
+        }
     }
-    tracing::info!("stopped");
-    Ok(())
 }
 
 #[cfg(test)]

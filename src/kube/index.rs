@@ -51,6 +51,11 @@ impl ObjectIndex {
     }
 
     /// One object.
+    /// How many objects the index holds.
+    pub(super) fn len(&self) -> usize {
+        self.objects.len()
+    }
+
     pub(super) fn get(&self, key: &Key) -> Option<Arc<ObjectMeta>> {
         self.objects.get(key).cloned()
     }

@@ -42,9 +42,17 @@ pub enum Error {
     /// An API call failed.
     #[error("kubernetes API: {0}")]
     Api(#[from] kube::Error),
-    /// The watch cache of a resource did not fill in time.
-    #[error("the object cache of {0} is not ready")]
-    NotReady(GroupResource),
+    /// The watch cache of a resource cannot serve: the cause names what to fix.
+    #[error("{0}")]
+    NotSynced(String),
+    /// The API server did not answer in time.
+    #[error("kubernetes API: {what} did not finish within {timeout:?}")]
+    Timeout {
+        /// The call.
+        what: &'static str,
+        /// Its deadline.
+        timeout: Duration,
+    },
 }
 
 /// Options for [`Cluster`].
@@ -103,6 +111,12 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, Error> {
     // fail fast instead, and watches retry on their own.
     config.default_retry = false;
     config.connect_timeout = Some(Duration::from_secs(5));
+    // An API server that accepts connections but stops answering fails reads after this long;
+    // watches end server-side before it (cache::WATCH_TIMEOUT_SECONDS). Each call of ours has
+    // its own, shorter deadline on top.
+    config.read_timeout = Some(Duration::from_secs(
+        u64::from(cache::WATCH_TIMEOUT_SECONDS) + 10,
+    ));
     kube::Client::try_from(config).map_err(Error::Api)
 }
 
@@ -160,10 +174,23 @@ pub async fn discover(client: &kube::Client) -> Result<ResourceCatalog, Error> {
     Ok(ResourceCatalog::new(infos))
 }
 
+/// How long reading the cluster's API discovery may take.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`discover`], within [`DISCOVERY_TIMEOUT`].
+async fn discover_in_time(client: &kube::Client) -> Result<ResourceCatalog, Error> {
+    tokio::time::timeout(DISCOVERY_TIMEOUT, discover(client))
+        .await
+        .map_err(|_| Error::Timeout {
+            what: "API discovery",
+            timeout: DISCOVERY_TIMEOUT,
+        })?
+}
+
 impl Cluster {
     /// Discover the cluster's resources and start serving lookups.
     pub async fn connect(client: kube::Client, options: ClusterOptions) -> Result<Cluster, Error> {
-        let catalog = discover(&client).await?;
+        let catalog = discover_in_time(&client).await?;
         Ok(Cluster {
             inner: Arc::new(Inner {
                 client,
@@ -200,7 +227,7 @@ impl Cluster {
             return false;
         }
         *last = Some(Instant::now());
-        match discover(&self.inner.client).await {
+        match discover_in_time(&self.inner.client).await {
             Ok(catalog) => {
                 self.inner.catalog.store(Arc::new(catalog));
                 true
@@ -239,7 +266,7 @@ impl Cluster {
         cache
             .wait_ready(self.inner.options.cache_ready_timeout)
             .await
-            .map_err(|_| Error::NotReady(resource.group_resource()))?;
+            .map_err(Error::NotSynced)?;
         Ok(cache.list(namespace, selector))
     }
 
@@ -255,7 +282,7 @@ impl Cluster {
         cache
             .wait_ready(self.inner.options.cache_ready_timeout)
             .await
-            .map_err(|_| Error::NotReady(resource.group_resource()))?;
+            .map_err(Error::NotSynced)?;
         Ok(cache.get(namespace, name))
     }
 }

@@ -8,7 +8,27 @@ use k8s_openapi::api::authorization::v1::{SubjectAccessReview, SubjectAccessRevi
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 
+use std::future::Future;
+use std::time::Duration;
+
 use super::Error;
+
+/// How long a TokenReview, a SubjectAccessReview or the read of the trust ConfigMap may take,
+/// as the apiserver library's webhook clients allow.
+const REVIEW_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn in_time<T>(
+    what: &'static str,
+    call: impl Future<Output = Result<T, kube::Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(REVIEW_TIMEOUT, call).await {
+        Ok(result) => result.map_err(Error::Api),
+        Err(_) => Err(Error::Timeout {
+            what,
+            timeout: REVIEW_TIMEOUT,
+        }),
+    }
+}
 
 /// An authenticated identity.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
@@ -76,7 +96,7 @@ impl Reviewer {
             },
             ..Default::default()
         };
-        let answer = api.create(&PostParams::default(), &review).await?;
+        let answer = in_time("TokenReview", api.create(&PostParams::default(), &review)).await?;
         let Some(status) = answer.status else {
             return Ok(None);
         };
@@ -99,7 +119,11 @@ impl Reviewer {
             spec,
             ..Default::default()
         };
-        let answer = api.create(&PostParams::default(), &review).await?;
+        let answer = in_time(
+            "SubjectAccessReview",
+            api.create(&PostParams::default(), &review),
+        )
+        .await?;
         Ok(answer.status.is_some_and(|s| s.allowed))
     }
 
@@ -107,7 +131,8 @@ impl Reviewer {
     /// exist (as in clusters without a front proxy), an error when it cannot be read.
     pub async fn authentication_config(&self) -> Result<Option<AuthenticationConfig>, Error> {
         let api: Api<ConfigMap> = Api::namespaced(self.client.clone(), "kube-system");
-        let Some(map) = api.get_opt("extension-apiserver-authentication").await? else {
+        let read = api.get_opt("extension-apiserver-authentication");
+        let Some(map) = in_time("reading extension-apiserver-authentication", read).await? else {
             return Ok(None);
         };
         let data = map.data.unwrap_or_default();

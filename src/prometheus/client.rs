@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::FutureExt;
-use futures::future::{BoxFuture, Shared};
-use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderName, HeaderValue};
+use tokio::sync::{Semaphore, watch};
 
 use super::Error;
+use super::body;
 use super::credentials::{self, ServerTrust};
-use super::response::{self, QueryResult, SeriesInfo};
+use super::response::{Decode, QueryResult};
+use crate::telemetry::metrics::{CallLabels, CallOutcomeLabels, metrics};
 
 /// The HTTP verb for API calls (`--prometheus-verb`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,10 +42,12 @@ pub struct ClientConfig {
     /// A kubeconfig whose CA, client certificate and credentials are used
     /// (`--prometheus-auth-config`); `ca_file` replaces its TLS settings.
     pub kubeconfig: Option<PathBuf>,
-    /// Per-request timeout, also sent to Prometheus as `timeout`.
+    /// Per-request timeout of queries, also sent to Prometheus as `timeout`.
     pub timeout: Duration,
-    /// Largest response body accepted.
+    /// Largest response body accepted (`--prometheus-max-response-size`).
     pub max_response_bytes: usize,
+    /// Calls to Prometheus in progress at once (`--prometheus-max-concurrency`); more wait.
+    pub max_concurrency: usize,
 }
 
 /// A configuration that cannot work; the message names the flag to fix.
@@ -70,7 +73,11 @@ pub enum ConfigError {
     },
 }
 
-type SharedQuery = Shared<BoxFuture<'static, Result<Arc<QueryResult>, Arc<Error>>>>;
+/// The answer to a query, shared by every caller that asked while it was in flight.
+type QueryOutcome = Result<Arc<QueryResult>, Arc<Error>>;
+
+/// A query in flight: its answer, once there.
+type Pending = watch::Receiver<Option<QueryOutcome>>;
 
 /// A Prometheus API client. Cheap to clone.
 #[derive(Clone)]
@@ -88,9 +95,29 @@ struct Inner {
     /// The token file in use: `--prometheus-token-file`, else the kubeconfig's.
     token_file: Option<PathBuf>,
     query_url: reqwest::Url,
-    series_url: reqwest::Url,
     token: Mutex<Option<CachedToken>>,
-    in_flight: Mutex<HashMap<String, SharedQuery>>,
+    /// Identical queries in flight, each run by its own task.
+    in_flight: Mutex<HashMap<String, Pending>>,
+    /// One permit per call to Prometheus in progress (`--prometheus-max-concurrency`).
+    slots: Semaphore,
+}
+
+/// Removes a query's in-flight entry when its task ends, however it ends: the entry of a
+/// query whose callers all went away never outlives the call.
+struct InFlightEntry {
+    client: PrometheusClient,
+    query: String,
+}
+
+impl Drop for InFlightEntry {
+    fn drop(&mut self) {
+        self.client
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.query);
+    }
 }
 
 struct CachedToken {
@@ -107,6 +134,21 @@ fn api_url(base: &reqwest::Url, path: &str) -> reqwest::Url {
     url.set_path(&joined);
     url.set_query(None);
     url
+}
+
+/// The kind of a call, from its API path: a bounded label value.
+fn call_kind(path: &str) -> &'static str {
+    if path.ends_with("/query") {
+        "query"
+    } else if path.ends_with("/series") {
+        "series"
+    } else if path.ends_with("/labels") {
+        "labels"
+    } else if path.ends_with("/values") {
+        "label_values"
+    } else {
+        "other"
+    }
 }
 
 /// An error and its causes, `a: b: c`: reqwest's own message is often only "builder error".
@@ -137,10 +179,15 @@ pub(crate) fn format_time(t: SystemTime) -> String {
 impl PrometheusClient {
     /// Build a client; fails with a message naming the flag when a file or value is unusable.
     pub fn new(config: ClientConfig) -> Result<PrometheusClient, ConfigError> {
+        // reqwest panics without a process-wide rustls provider; the binary installs ring at
+        // start, and so does any other user of the library here (an error: one is installed).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
+            // Bodies are inflated by `body.rs`, which also counts the bytes on the wire.
+            .no_gzip()
             .tls_backend_rustls();
         let mut headers = Vec::new();
         for (k, v) in &config.headers {
@@ -188,10 +235,10 @@ impl PrometheusClient {
                 authorization: credentials.authorization,
                 token_file,
                 query_url: api_url(&config.url, "api/v1/query"),
-                series_url: api_url(&config.url, "api/v1/series"),
-                config,
                 token: Mutex::new(None),
                 in_flight: Mutex::new(HashMap::new()),
+                slots: Semaphore::new(config.max_concurrency.max(1)),
+                config,
             }),
         };
         // Fail at startup, not on the first request, when the token file is unreadable.
@@ -202,6 +249,21 @@ impl PrometheusClient {
     /// The base URL.
     pub fn url(&self) -> &reqwest::Url {
         &self.inner.config.url
+    }
+
+    /// The timeout of one query (`--prometheus-timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.inner.config.timeout
+    }
+
+    /// The HTTP verb of API calls (`--prometheus-verb`).
+    pub fn verb(&self) -> Verb {
+        self.inner.config.verb
+    }
+
+    /// `api/v1/<path>` under the base URL.
+    pub(super) fn api(&self, path: &str) -> reqwest::Url {
+        api_url(&self.inner.config.url, path)
     }
 
     fn token(&self) -> Result<Option<HeaderValue>, ConfigError> {
@@ -230,15 +292,61 @@ impl PrometheusClient {
         Ok(Some(value))
     }
 
-    async fn call(&self, url: &reqwest::Url, params: &[(&str, &str)]) -> Result<Vec<u8>, Error> {
+    /// One call: `params` as a query string (GET) or form body (POST), asking for gzip; the
+    /// decoded answer and the bytes received on the wire.
+    pub(super) async fn fetch<T: Decode>(
+        &self,
+        url: &reqwest::Url,
+        params: &[(&str, &str)],
+        verb: Verb,
+        timeout: Duration,
+    ) -> Result<(T, u64), Error> {
+        let started = Instant::now();
+        let kind = CallLabels {
+            kind: call_kind(url.path()),
+        };
+        let result = self.call(url, params, verb, timeout).await;
+        let metrics = metrics();
+        metrics
+            .prometheus_duration
+            .get_or_create(&kind)
+            .observe(started.elapsed().as_secs_f64());
+        if let Ok((_, bytes)) = &result {
+            metrics.prometheus_bytes.get_or_create(&kind).inc_by(*bytes);
+        }
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(Error::Timeout { .. }) => "timeout",
+            Err(Error::Transport { .. }) => "transport",
+            Err(Error::Saturated(_)) => "saturated",
+            Err(_) => "error",
+        };
+        metrics
+            .prometheus_calls
+            .get_or_create(&CallOutcomeLabels {
+                kind: kind.kind,
+                outcome,
+            })
+            .inc();
+        result
+    }
+
+    async fn call<T: Decode>(
+        &self,
+        url: &reqwest::Url,
+        params: &[(&str, &str)],
+        verb: Verb,
+        timeout: Duration,
+    ) -> Result<(T, u64), Error> {
         let inner = &self.inner;
-        let mut request = match inner.config.verb {
+        let mut request = match verb {
             Verb::Get => inner.http.get(url.clone()).query(params),
             Verb::Post => inner.http.post(url.clone()).form(params),
         };
         for (name, value) in &inner.headers {
             request = request.header(name, value);
         }
+        request = request.header(ACCEPT_ENCODING, "gzip").timeout(timeout);
         match self.token() {
             Ok(Some(token)) => request = request.header(AUTHORIZATION, token),
             Ok(None) => {}
@@ -248,12 +356,19 @@ impl PrometheusClient {
                 tracing::warn!(error = %e, "prometheus token unavailable");
             }
         }
+        // The wait for a free slot counts against the call's timeout.
+        let started = Instant::now();
+        let _slot = tokio::time::timeout(timeout, inner.slots.acquire())
+            .await
+            .map_err(|_| Error::Saturated(inner.config.max_concurrency))?
+            .map_err(|_| Error::Saturated(inner.config.max_concurrency))?;
+        let request = request.timeout(timeout.saturating_sub(started.elapsed()));
         tracing::trace!(%url, ?params, "prometheus request");
         let transport = |source: reqwest::Error| {
             if source.is_timeout() {
                 Error::Timeout {
                     url: url.to_string(),
-                    timeout: inner.config.timeout,
+                    timeout,
                 }
             } else {
                 Error::Transport {
@@ -262,104 +377,73 @@ impl PrometheusClient {
                 }
             }
         };
-        let mut response = request.send().await.map_err(transport)?;
+        let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         if !(200..300).contains(&status) && !matches!(status, 400 | 422 | 503) {
             return Err(Error::Status(status));
         }
-        let limit = inner.config.max_response_bytes;
-        let expected = response.content_length().unwrap_or(0).min(limit as u64) as usize;
-        let mut body = Vec::with_capacity(expected);
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > limit {
-                return Err(Error::TooLarge(limit));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        body::read(response, inner.config.max_response_bytes, transport).await
     }
 
-    /// An instant query at the current time. Concurrent calls with the same query share one
-    /// request to Prometheus and its result.
-    pub async fn query(&self, query: &str) -> Result<Arc<QueryResult>, Arc<Error>> {
-        let shared = {
+    /// An instant query at the current time. Calls with the same query while one is in flight
+    /// share its answer; the query runs in a task of its own, so callers that go away (a client
+    /// timeout, an h2 reset) cannot strand it, and its entry is removed the moment it ends: a
+    /// call made after that asks Prometheus anew, so no answer is older than the call.
+    pub async fn query(&self, query: &str) -> QueryOutcome {
+        let mut pending = {
             let mut in_flight = self
                 .inner
                 .in_flight
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            if let Some(existing) = in_flight.get(query) {
-                existing.clone()
-            } else {
-                let this = self.clone();
-                let key = query.to_string();
-                let fut: BoxFuture<'static, Result<Arc<QueryResult>, Arc<Error>>> = async move {
-                    let result = this.query_now(&key).await.map(Arc::new).map_err(Arc::new);
-                    this.inner
-                        .in_flight
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&key);
-                    result
+            match in_flight.get(query) {
+                Some(pending) => {
+                    metrics().coalesced_queries.inc();
+                    pending.clone()
                 }
-                .boxed();
-                let shared = fut.shared();
-                in_flight.insert(query.to_string(), shared.clone());
-                shared
+                None => {
+                    let (answer, pending) = watch::channel(None);
+                    in_flight.insert(query.to_string(), pending.clone());
+                    let entry = InFlightEntry {
+                        client: self.clone(),
+                        query: query.to_string(),
+                    };
+                    tokio::spawn(async move {
+                        let outcome = entry
+                            .client
+                            .query_now(&entry.query)
+                            .await
+                            .map(Arc::new)
+                            .map_err(Arc::new);
+                        drop(entry);
+                        answer.send_replace(Some(outcome));
+                    });
+                    pending
+                }
             }
         };
-        shared.await
+        match pending.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome
+                .clone()
+                .unwrap_or_else(|| Err(Arc::new(Error::Abandoned))),
+            Err(_) => Err(Arc::new(Error::Abandoned)),
+        }
     }
 
     async fn query_now(&self, query: &str) -> Result<QueryResult, Error> {
         let time = format_time(SystemTime::now());
         let timeout = format!("{}ms", self.inner.config.timeout.as_millis());
-        let body = self
-            .call(
+        let (result, _) = self
+            .fetch(
                 &self.inner.query_url,
                 &[("query", query), ("time", &time), ("timeout", &timeout)],
+                self.inner.config.verb,
+                self.inner.config.timeout,
             )
             .await?;
-        response::decode_query(&body)
-    }
-
-    /// The distinct (name, label names) of the series matching `matcher` since `start`.
-    pub async fn series(&self, matcher: &str, start: SystemTime) -> Result<Vec<SeriesInfo>, Error> {
-        let start = format_time(start);
-        let body = self
-            .call(
-                &self.inner.series_url,
-                &[("match[]", matcher), ("start", &start)],
-            )
-            .await?;
-        response::decode_series(&body)
+        Ok(result)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_trimmed_unix_seconds() {
-        let t = |ms: u64| format_time(UNIX_EPOCH + Duration::from_millis(ms));
-        assert_eq!(t(1_700_000_000_000), "1700000000");
-        assert_eq!(t(1_700_000_000_123), "1700000000.123");
-        assert_eq!(t(1_700_000_000_100), "1700000000.1");
-        assert_eq!(t(1_700_000_000_120), "1700000000.12");
-    }
-
-    #[test]
-    fn api_paths_keep_the_base_path_and_drop_its_query() {
-        let base = reqwest::Url::parse("http://prom:9090/sub/path/?x=1").unwrap();
-        assert_eq!(
-            api_url(&base, "api/v1/series").as_str(),
-            "http://prom:9090/sub/path/api/v1/series"
-        );
-        let bare = reqwest::Url::parse("http://prom:9090").unwrap();
-        assert_eq!(
-            api_url(&bare, "api/v1/query").as_str(),
-            "http://prom:9090/api/v1/query"
-        );
-    }
-}
+mod tests;

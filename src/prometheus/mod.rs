@@ -1,14 +1,20 @@
-//! The Prometheus HTTP API client: instant queries and series listing, with the authentication,
-//! TLS and headers of prometheus-adapter's `--prometheus-*` flags.
+//! The Prometheus HTTP API client: instant queries, series listing and the label APIs, with the
+//! authentication, TLS and headers of prometheus-adapter's `--prometheus-*` flags.
 //!
 //! Unlike prometheus-adapter's client, queries go as POST form bodies by default (no URI length
 //! limit on big deployments), identical queries in flight are sent once and their result shared,
-//! series responses are read without keeping label values, and response bodies are bounded.
+//! every call asks for gzip, large answers are decoded as they stream (series lists keep no label
+//! values), and response bodies are bounded.
 
+mod body;
 mod client;
 mod credentials;
+mod discovery;
 mod response;
+#[cfg(test)]
+pub(crate) mod stand_in;
 
+pub use body::Transfer;
 pub use client::{ClientConfig, ConfigError, PrometheusClient, Verb};
 pub use response::{QueryResult, Sample, SeriesInfo};
 
@@ -46,18 +52,54 @@ pub enum Error {
     #[error("bad_response: {0}")]
     Decode(String),
     /// The body is larger than we accept.
-    #[error("bad_response: response body larger than {0} bytes")]
+    #[error("bad_response: response body larger than {0} bytes (--prometheus-max-response-size)")]
     TooLarge(usize),
+    /// Every slot of `--prometheus-max-concurrency` stayed busy for the call's whole timeout.
+    #[error(
+        "no free connection to Prometheus within the timeout: all {0} (--prometheus-max-concurrency) stayed busy"
+    )]
+    Saturated(usize),
+    /// The task running a shared query ended without an answer.
+    #[error("the query ended without an answer")]
+    Abandoned,
 }
 
-/// Decode an `/api/v1/query` answer body. The client is the adapter's only caller; this entry
-/// point exists for the fuzz targets (`fuzz/`), which see only the public API.
-pub fn decode_query(body: &[u8]) -> Result<QueryResult, Error> {
-    response::decode_query(body)
-}
+/// The decoders of the HTTP API's answers, public for the fuzz targets (`fuzz/`), which see only
+/// the public API; the client is their only caller in the adapter. `*_slice` decodes a body held
+/// in memory and `*_reader` one read as it streams, as the client does for small and large
+/// answers.
+pub mod decode {
+    use std::io::Read;
 
-/// Decode an `/api/v1/series` answer body into distinct (name, label names) pairs, sorted. Public
-/// for the fuzz targets, as [`decode_query`].
-pub fn decode_series(body: &[u8]) -> Result<Vec<SeriesInfo>, Error> {
-    response::decode_series(body)
+    use super::{Error, QueryResult, SeriesInfo, response};
+
+    /// An `/api/v1/query` answer held in memory.
+    pub fn query_slice(body: &[u8]) -> Result<QueryResult, Error> {
+        response::decode_slice(body)
+    }
+
+    /// An `/api/v1/query` answer read as it streams.
+    pub fn query_reader(body: impl Read) -> Result<QueryResult, Error> {
+        response::decode_reader(body)
+    }
+
+    /// An `/api/v1/series` answer held in memory: distinct (name, label names) pairs, sorted.
+    pub fn series_slice(body: &[u8]) -> Result<Vec<SeriesInfo>, Error> {
+        response::decode_slice::<response::SeriesSet>(body).map(|s| s.0)
+    }
+
+    /// An `/api/v1/series` answer read as it streams.
+    pub fn series_reader(body: impl Read) -> Result<Vec<SeriesInfo>, Error> {
+        response::decode_reader::<response::SeriesSet>(body).map(|s| s.0)
+    }
+
+    /// An `/api/v1/labels` or `/api/v1/label/<name>/values` answer held in memory.
+    pub fn labels_slice(body: &[u8]) -> Result<Vec<String>, Error> {
+        response::decode_slice::<response::LabelList>(body).map(|l| l.0)
+    }
+
+    /// A label API answer read as it streams.
+    pub fn labels_reader(body: impl Read) -> Result<Vec<String>, Error> {
+        response::decode_reader::<response::LabelList>(body).map(|l| l.0)
+    }
 }

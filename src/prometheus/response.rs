@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Error;
@@ -72,7 +73,7 @@ fn unwrap_envelope<T>(envelope: Envelope<T>) -> Result<T, Error> {
 /// `data` of a query, decoded in one pass whatever the order of `resultType` and `result`.
 #[derive(Deserialize)]
 #[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
-enum RawData {
+pub(crate) enum RawData {
     Vector(Vec<RawSample>),
     Scalar((f64, String)),
     Matrix(IgnoredAny),
@@ -80,7 +81,7 @@ enum RawData {
 }
 
 #[derive(Deserialize)]
-struct RawSample {
+pub(crate) struct RawSample {
     metric: BTreeMap<String, String>,
     value: (f64, String),
 }
@@ -90,45 +91,101 @@ fn parse_value(text: &str) -> Result<f64, Error> {
         .map_err(|_| Error::Decode(format!("sample value {text:?} is not a number")))
 }
 
-/// Decode the body of `/api/v1/query`.
-pub fn decode_query(body: &[u8]) -> Result<QueryResult, Error> {
-    let envelope: Envelope<RawData> =
+/// A typed answer of the HTTP API: what its `data` holds on the wire (`Raw`) and what callers
+/// get. Bodies are decoded from a slice when small and from a reader as they stream when large
+/// (see `body.rs`), through the same `Raw` type.
+pub(crate) trait Decode: Sized + Send + 'static {
+    /// `data` as sent.
+    type Raw: DeserializeOwned;
+    /// What a successful answer with `"data": null` (or none) means; `None`: an error.
+    fn missing() -> Option<Self> {
+        None
+    }
+    /// Turn `data` into the answer.
+    fn finish(raw: Self::Raw) -> Result<Self, Error>;
+}
+
+fn finish<T: Decode>(envelope: Envelope<T::Raw>) -> Result<T, Error> {
+    if envelope.status == "success"
+        && envelope.data.is_none()
+        && let Some(empty) = T::missing()
+    {
+        return Ok(empty);
+    }
+    T::finish(unwrap_envelope(envelope)?)
+}
+
+/// Decode a whole body held in memory.
+pub(crate) fn decode_slice<T: Decode>(body: &[u8]) -> Result<T, Error> {
+    let envelope: Envelope<T::Raw> =
         serde_json::from_slice(body).map_err(|e| Error::Decode(e.to_string()))?;
-    match unwrap_envelope(envelope)? {
-        RawData::Vector(raw) => {
-            let samples = raw
-                .into_iter()
-                .map(|s| {
-                    Ok(Sample {
-                        labels: s.metric,
-                        value: parse_value(&s.value.1)?,
-                        timestamp: s.value.0,
+    finish(envelope)
+}
+
+/// Decode a body as it is read.
+pub(crate) fn decode_reader<T: Decode>(body: impl std::io::Read) -> Result<T, Error> {
+    let envelope: Envelope<T::Raw> =
+        serde_json::from_reader(body).map_err(|e| Error::Decode(e.to_string()))?;
+    finish(envelope)
+}
+
+impl Decode for QueryResult {
+    type Raw = RawData;
+    fn finish(raw: RawData) -> Result<QueryResult, Error> {
+        match raw {
+            RawData::Vector(raw) => {
+                let samples = raw
+                    .into_iter()
+                    .map(|s| {
+                        Ok(Sample {
+                            labels: s.metric,
+                            value: parse_value(&s.value.1)?,
+                            timestamp: s.value.0,
+                        })
                     })
-                })
-                .collect::<Result<_, Error>>()?;
-            Ok(QueryResult::Vector(samples))
+                    .collect::<Result<_, Error>>()?;
+                Ok(QueryResult::Vector(samples))
+            }
+            RawData::Scalar((timestamp, value)) => Ok(QueryResult::Scalar {
+                value: parse_value(&value)?,
+                timestamp,
+            }),
+            RawData::Matrix(_) => Ok(QueryResult::Other("matrix".into())),
+            RawData::String(_) => Ok(QueryResult::Other("string".into())),
         }
-        RawData::Scalar((timestamp, value)) => Ok(QueryResult::Scalar {
-            value: parse_value(&value)?,
-            timestamp,
-        }),
-        RawData::Matrix(_) => Ok(QueryResult::Other("matrix".into())),
-        RawData::String(_) => Ok(QueryResult::Other("string".into())),
     }
 }
 
-/// Decode the body of `/api/v1/series` into distinct (name, label names) pairs. A `null` data
-/// list is an error, as prometheus-adapter treats it (the relist is abandoned).
-pub fn decode_series(body: &[u8]) -> Result<Vec<SeriesInfo>, Error> {
-    let envelope: Envelope<SeriesList> =
-        serde_json::from_slice(body).map_err(|e| Error::Decode(e.to_string()))?;
-    let list = unwrap_envelope(envelope)?;
-    let mut out: Vec<SeriesInfo> = list.0.into_iter().collect();
-    out.sort();
-    Ok(out)
+/// The distinct (name, label names) pairs of a series list, sorted. A `null` data list is an
+/// error, as prometheus-adapter treats it (the relist is abandoned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SeriesSet(pub Vec<SeriesInfo>);
+
+impl Decode for SeriesSet {
+    type Raw = SeriesList;
+    fn finish(raw: SeriesList) -> Result<SeriesSet, Error> {
+        let mut out: Vec<SeriesInfo> = raw.0.into_iter().collect();
+        out.sort();
+        Ok(SeriesSet(out))
+    }
 }
 
-struct SeriesList(HashSet<SeriesInfo>);
+/// The strings of `/api/v1/labels` and `/api/v1/label/<name>/values`. `null` reads as an empty
+/// list: the label APIs have no "unknown" answer, and some backends write nothing as `null`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LabelList(pub Vec<String>);
+
+impl Decode for LabelList {
+    type Raw = Vec<String>;
+    fn missing() -> Option<LabelList> {
+        Some(LabelList(Vec::new()))
+    }
+    fn finish(raw: Vec<String>) -> Result<LabelList, Error> {
+        Ok(LabelList(raw))
+    }
+}
+
+pub(crate) struct SeriesList(HashSet<SeriesInfo>);
 
 impl<'de> Deserialize<'de> for SeriesList {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -183,6 +240,14 @@ impl<'de> DeserializeSeed<'de> for SeriesSeed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn decode_query(body: &[u8]) -> Result<QueryResult, Error> {
+        decode_slice(body)
+    }
+
+    fn decode_series(body: &[u8]) -> Result<Vec<SeriesInfo>, Error> {
+        decode_slice::<SeriesSet>(body).map(|s| s.0)
+    }
 
     #[test]
     fn vectors_scalars_and_others() {

@@ -107,3 +107,13 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn label_names() {
+    for ok in ["a", "_", "pod", "queue_name", "A9_b"] {
+        assert!(is_label_name(ok), "{ok}");
+    }
+    for bad in ["", "9a", "a-b", "app.kubernetes.io/name", "é", "a b"] {
+        assert!(!is_label_name(bad), "{bad}");
+    }
+}

@@ -2,8 +2,11 @@
 
 use std::collections::HashMap;
 
-use super::{MetricValue, ObjectReference, Provider, ProviderError, sample_quantity};
-use crate::prometheus::QueryResult;
+use super::{
+    MetricValue, ObjectReference, Provider, ProviderError, list_failed, sample_quantity,
+    unavailable,
+};
+use crate::prometheus::{QueryResult, Sample};
 use crate::quantity::Format;
 use crate::registry::MetricKey;
 use crate::resources::GroupResource;
@@ -25,6 +28,30 @@ pub struct CustomRequest {
     pub label_selector: Selector,
     /// `metricLabelSelector`: which series.
     pub metric_selector: Selector,
+}
+
+/// The value of each of `names` (in that order) that some sample carries in `resource_label`,
+/// as prometheus-adapter maps them: the last sample of a name wins, names without a sample are
+/// left out, and samples no quantity can hold (NaN, ±Inf) are left out.
+fn values_in_order(
+    names: &[String],
+    samples: &[Sample],
+    resource_label: &str,
+    metric: &str,
+) -> Vec<(String, String)> {
+    let mut by_name: HashMap<&str, String> = HashMap::with_capacity(samples.len());
+    for sample in samples {
+        let Some(name) = sample.labels.get(resource_label) else {
+            continue;
+        };
+        if let Some(value) = sample_quantity(sample, Format::DecimalSI, metric) {
+            by_name.insert(name.as_str(), value);
+        }
+    }
+    names
+        .iter()
+        .filter_map(|name| Some((name.clone(), by_name.remove(name.as_str())?)))
+        .collect()
 }
 
 impl Provider {
@@ -51,6 +78,7 @@ impl Provider {
         let source = registry
             .custom(&key, &catalog)
             .await
+            .map_err(|e| unavailable(&req.metric, e))?
             .ok_or_else(not_found)?;
         let names: Vec<String> = match &req.name {
             Some(name) => vec![name.clone()],
@@ -59,10 +87,7 @@ impl Provider {
                     .cluster
                     .list(&info, req.namespace.as_deref(), &req.label_selector, None)
                     .await
-                    .map_err(|e| {
-                        tracing::warn!(resource = %key.resource, error = %e, "listing objects failed");
-                        ProviderError::ListFailed
-                    })?;
+                    .map_err(|e| list_failed(&key.resource.to_string(), e))?;
                 objects.iter().map(|o| o.name.clone()).collect()
             }
         };
@@ -90,15 +115,6 @@ impl Provider {
             tracing::warn!(query = %query.query, "prometheus answered a non-vector result");
             return Err(ProviderError::FetchFailed);
         };
-        let mut by_name: HashMap<&str, String> = HashMap::with_capacity(samples.len());
-        for sample in samples {
-            let Some(name) = sample.labels.get(&query.resource_label) else {
-                continue;
-            };
-            if let Some(value) = sample_quantity(sample, Format::DecimalSI, &req.metric) {
-                by_name.insert(name.as_str(), value);
-            }
-        }
         let timestamp = jiff::Timestamp::now();
         let selector = req.metric_selector.to_label_selector();
         let namespace = if info.namespaced {
@@ -106,15 +122,14 @@ impl Provider {
         } else {
             None
         };
-        let values: Vec<MetricValue> = names
-            .iter()
-            .filter_map(|name| {
-                let value = by_name.remove(name.as_str())?;
-                Some(MetricValue {
+        let values: Vec<MetricValue> =
+            values_in_order(&names, samples, &query.resource_label, &req.metric)
+                .into_iter()
+                .map(|(name, value)| MetricValue {
                     described_object: ObjectReference {
                         kind: info.kind.clone(),
                         namespace: namespace.clone(),
-                        name: name.clone(),
+                        name,
                         api_version: info.api_version(),
                     },
                     metric: req.metric.clone(),
@@ -122,8 +137,7 @@ impl Provider {
                     value,
                     selector: selector.clone(),
                 })
-            })
-            .collect();
+                .collect();
         if let (Some(name), true) = (&req.name, values.is_empty()) {
             return Err(ProviderError::NoValueFor {
                 metric: req.metric.clone(),
@@ -134,3 +148,6 @@ impl Provider {
         Ok(values)
     }
 }
+
+#[cfg(test)]
+mod tests;

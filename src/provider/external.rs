@@ -1,6 +1,6 @@
 //! external.metrics.k8s.io: one query per request, one item per returned sample.
 
-use super::{ExternalValue, Provider, ProviderError, sample_quantity, unix_timestamp};
+use super::{ExternalValue, Provider, ProviderError, sample_quantity, unavailable, unix_timestamp};
 use crate::prometheus::QueryResult;
 use crate::quantity::{self, Format};
 use crate::selector::Selector;
@@ -28,6 +28,7 @@ impl Provider {
         let source = registry
             .external(&req.metric, &catalog)
             .await
+            .map_err(|e| unavailable(&req.metric, e))?
             .ok_or_else(|| ProviderError::MetricNotFound {
                 metric: req.metric.clone(),
                 resource: "namespaces".into(),

@@ -107,9 +107,10 @@ pub enum ProviderError {
         /// `podmetrics.metrics.k8s.io "ns/name" not found`
         message: String,
     },
-    /// The objects could not be listed (500).
+    /// The objects could not be listed (500), with the cause when an operator can act on it
+    /// (a missing permission, a removed CRD).
     #[error("unable to list matching resources")]
-    ListFailed,
+    ListFailed(Option<String>),
     /// Prometheus failed or answered something unusable (500).
     #[error("unable to fetch metrics")]
     FetchFailed,
@@ -144,6 +145,7 @@ impl Provider {
     /// Run a query and return its vector; anything else is a fetch failure, logged with the
     /// query (the client only learns that fetching failed).
     async fn vector(&self, query: &str) -> Result<Arc<QueryResult>, ProviderError> {
+        tracing::debug!(%query, "prometheus query");
         match self.prometheus.query(query).await {
             Ok(result) => Ok(result),
             Err(e) => {
@@ -151,6 +153,21 @@ impl Provider {
                 Err(ProviderError::FetchFailed)
             }
         }
+    }
+}
+
+/// A metric the registry cannot vouch for (its listings failed): a failure, never "not found".
+fn unavailable(metric: &str, error: crate::registry::Unavailable) -> ProviderError {
+    tracing::warn!(%metric, "{error}: answering as a failure");
+    ProviderError::FetchFailed
+}
+
+/// A failed object listing, logged; the cause goes to the client when it says what to fix.
+fn list_failed(what: &str, error: crate::kube::Error) -> ProviderError {
+    tracing::warn!(error = %error, "listing {what} failed");
+    match error {
+        crate::kube::Error::NotSynced(cause) => ProviderError::ListFailed(Some(cause)),
+        _ => ProviderError::ListFailed(None),
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
-use super::{Provider, ProviderError, unix_timestamp};
+use super::{Provider, ProviderError, list_failed, unix_timestamp};
 use crate::kube::ObjectMeta;
 use crate::prometheus::{QueryResult, Sample};
 use crate::quantity::{self, Format};
@@ -112,6 +112,14 @@ fn usage(sample: &Sample, format: Format) -> Option<String> {
     quantity::from_f64(value, format).ok()
 }
 
+/// The samples of a vector result (checked by `run_object_query`); none for anything else.
+fn vector_samples(result: &QueryResult) -> &[Sample] {
+    match result {
+        QueryResult::Vector(samples) => samples,
+        _ => &[],
+    }
+}
+
 fn field_value(object: &ObjectMeta, field: &str) -> String {
     match field {
         "metadata.name" => object.name.clone(),
@@ -120,27 +128,98 @@ fn field_value(object: &ObjectMeta, field: &str) -> String {
     }
 }
 
+/// Per-container values of one namespace's pods: (pod, container) -> (quantity, sample time).
+type ContainerValues = HashMap<(String, String), (String, f64)>;
+
+/// The `PodMetrics` of `pods` (in their order) from their containers' CPU and memory values, as
+/// metrics-server reports them: a pod is left out when it has no CPU or no memory sample at all
+/// (it is starting or gone); a container with only one of the two reports the other as 0; the
+/// timestamp is the earliest sample's.
+fn pod_metrics_of(
+    namespace: &str,
+    pods: &[Arc<ObjectMeta>],
+    cpu: &ContainerValues,
+    memory: &ContainerValues,
+    window: Duration,
+) -> Vec<PodMetrics> {
+    let mut by_pod: BTreeMap<&str, BTreeMap<&str, CpuAndMemory<'_>>> = BTreeMap::new();
+    for ((pod, container), v) in cpu {
+        by_pod
+            .entry(pod)
+            .or_default()
+            .entry(container)
+            .or_default()
+            .0 = Some(v);
+    }
+    for ((pod, container), v) in memory {
+        by_pod
+            .entry(pod)
+            .or_default()
+            .entry(container)
+            .or_default()
+            .1 = Some(v);
+    }
+    let mut out = Vec::new();
+    for pod in pods {
+        let Some(containers) = by_pod.get(pod.name.as_str()) else {
+            tracing::debug!(pod = %pod.name, %namespace, "no resource metrics for pod");
+            continue;
+        };
+        let has_cpu = containers.values().any(|(c, _)| c.is_some());
+        let has_memory = containers.values().any(|(_, m)| m.is_some());
+        if !(has_cpu && has_memory) {
+            tracing::debug!(pod = %pod.name, %namespace, "pod lacks cpu or memory metrics; skipped");
+            continue;
+        }
+        let earliest = containers
+            .values()
+            .flat_map(|(c, m)| [c, m])
+            .flatten()
+            .map(|(_, ts)| *ts)
+            .fold(f64::INFINITY, f64::min);
+        out.push(PodMetrics {
+            namespace: namespace.to_string(),
+            name: pod.name.clone(),
+            labels: pod.labels.clone(),
+            timestamp: unix_timestamp(earliest),
+            window,
+            containers: containers
+                .iter()
+                .map(|(name, (c, m))| ContainerUsage {
+                    name: name.to_string(),
+                    cpu: c.map_or_else(|| "0".into(), |(v, _)| v.clone()),
+                    memory: m.map_or_else(|| "0".into(), |(v, _)| v.clone()),
+                })
+                .collect(),
+        });
+    }
+    out
+}
+
 impl Provider {
     async fn core_resource(&self, plural: &str) -> Result<ResourceInfo, ProviderError> {
         self.cluster
             .resolve(&GroupResource::new("", plural))
             .await
-            .ok_or(ProviderError::ListFailed)
+            .ok_or(ProviderError::ListFailed(None))
     }
 
+    /// Run a resource rules query; its samples. A query that cannot be built (rules that map no
+    /// label to pods or nodes) or that fails is a fetch failure: objects never silently vanish.
     async fn run_object_query(
         &self,
         built: Result<ObjectQuery, crate::rules::query::QueryError>,
-    ) -> Option<(ObjectQuery, Arc<QueryResult>)> {
-        let query = match built {
-            Ok(q) => q,
-            Err(e) => {
-                tracing::warn!(error = %e, "no resource metrics query");
-                return None;
-            }
-        };
-        let result = self.vector(&query.query).await.ok()?;
-        Some((query, result))
+    ) -> Result<(ObjectQuery, Arc<QueryResult>), ProviderError> {
+        let query = built.map_err(|e| {
+            tracing::warn!(error = %e, "no resource metrics query");
+            ProviderError::FetchFailed
+        })?;
+        let result = self.vector(&query.query).await?;
+        if !matches!(&*result, QueryResult::Vector(_)) {
+            tracing::warn!(query = %query.query, "prometheus answered a non-vector result");
+            return Err(ProviderError::FetchFailed);
+        }
+        Ok((query, result))
     }
 
     /// Per-container samples of one namespace's pods: (pod, container) -> (value, timestamp).
@@ -151,16 +230,12 @@ impl Provider {
         namespace: &str,
         names: &[String],
         format: Format,
-    ) -> Option<HashMap<(String, String), (String, f64)>> {
+    ) -> Result<ContainerValues, ProviderError> {
         let catalog = self.cluster.catalog();
         let built = queries.pods_query(&catalog, pods, namespace, names);
         let (query, result) = self.run_object_query(built).await?;
-        let QueryResult::Vector(samples) = &*result else {
-            tracing::warn!(query = %query.query, "prometheus answered a non-vector result");
-            return None;
-        };
         let mut values = HashMap::new();
-        for sample in samples {
+        for sample in vector_samples(&result) {
             let (Some(pod), Some(container)) = (
                 sample.labels.get(&query.resource_label),
                 sample.labels.get(&queries.container_label),
@@ -171,7 +246,7 @@ impl Provider {
                 values.insert((pod.clone(), container.clone()), (v, sample.timestamp));
             }
         }
-        Some(values)
+        Ok(values)
     }
 
     async fn namespace_pod_metrics(
@@ -180,7 +255,7 @@ impl Provider {
         pods_info: &ResourceInfo,
         namespace: &str,
         pods: &[Arc<ObjectMeta>],
-    ) -> Vec<PodMetrics> {
+    ) -> Result<Vec<PodMetrics>, ProviderError> {
         let names: Vec<String> = pods.iter().map(|p| p.name.clone()).collect();
         let (cpu, memory) = tokio::join!(
             self.container_values(&rules.cpu, pods_info, namespace, &names, Format::DecimalSI),
@@ -192,61 +267,13 @@ impl Provider {
                 Format::BinarySI
             ),
         );
-        let (Some(cpu), Some(memory)) = (cpu, memory) else {
-            return Vec::new();
-        };
-        let mut by_pod: BTreeMap<&str, BTreeMap<&str, CpuAndMemory<'_>>> = BTreeMap::new();
-        for ((pod, container), v) in &cpu {
-            by_pod
-                .entry(pod)
-                .or_default()
-                .entry(container)
-                .or_default()
-                .0 = Some(v);
-        }
-        for ((pod, container), v) in &memory {
-            by_pod
-                .entry(pod)
-                .or_default()
-                .entry(container)
-                .or_default()
-                .1 = Some(v);
-        }
-        let mut out = Vec::new();
-        for pod in pods {
-            let Some(containers) = by_pod.get(pod.name.as_str()) else {
-                tracing::debug!(pod = %pod.name, %namespace, "no resource metrics for pod");
-                continue;
-            };
-            let has_cpu = containers.values().any(|(c, _)| c.is_some());
-            let has_memory = containers.values().any(|(_, m)| m.is_some());
-            if !(has_cpu && has_memory) {
-                tracing::debug!(pod = %pod.name, %namespace, "pod lacks cpu or memory metrics; skipped");
-                continue;
-            }
-            let earliest = containers
-                .values()
-                .flat_map(|(c, m)| [c, m])
-                .flatten()
-                .map(|(_, ts)| *ts)
-                .fold(f64::INFINITY, f64::min);
-            out.push(PodMetrics {
-                namespace: namespace.to_string(),
-                name: pod.name.clone(),
-                labels: pod.labels.clone(),
-                timestamp: unix_timestamp(earliest),
-                window: rules.window,
-                containers: containers
-                    .iter()
-                    .map(|(name, (c, m))| ContainerUsage {
-                        name: name.to_string(),
-                        cpu: c.map_or_else(|| "0".into(), |(v, _)| v.clone()),
-                        memory: m.map_or_else(|| "0".into(), |(v, _)| v.clone()),
-                    })
-                    .collect(),
-            });
-        }
-        out
+        Ok(pod_metrics_of(
+            namespace,
+            pods,
+            &cpu?,
+            &memory?,
+            rules.window,
+        ))
     }
 
     /// Metrics of running pods; for one named pod, 404 when it is not running or has none.
@@ -278,10 +305,7 @@ impl Provider {
                     .await
             }
         };
-        let pods = listed.map_err(|e| {
-            tracing::warn!(error = %e, "listing pods failed");
-            ProviderError::ListFailed
-        })?;
+        let pods = listed.map_err(|e| list_failed("pods", e))?;
         let pods: Vec<Arc<ObjectMeta>> = pods
             .into_iter()
             .filter(|p| req.field_selector.matches(|f| field_value(p, f)))
@@ -298,6 +322,8 @@ impl Provider {
             .map(|(ns, pods)| self.namespace_pod_metrics(rules, &pods_info, ns, pods));
         let metrics: Vec<PodMetrics> = join_all(per_namespace)
             .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .flatten()
             .collect();
@@ -319,24 +345,20 @@ impl Provider {
         nodes: &ResourceInfo,
         names: &[String],
         format: Format,
-    ) -> HashMap<String, (String, f64)> {
+    ) -> Result<HashMap<String, (String, f64)>, ProviderError> {
         let catalog = self.cluster.catalog();
         let built = queries.nodes_query(&catalog, nodes, names);
-        let Some((query, result)) = self.run_object_query(built).await else {
-            return HashMap::new();
-        };
+        let (query, result) = self.run_object_query(built).await?;
         let mut values = HashMap::new();
-        if let QueryResult::Vector(samples) = &*result {
-            for sample in samples {
-                if let (Some(node), Some(v)) = (
-                    sample.labels.get(&query.resource_label),
-                    usage(sample, format),
-                ) {
-                    values.entry(node.clone()).or_insert((v, sample.timestamp));
-                }
+        for sample in vector_samples(&result) {
+            if let (Some(node), Some(v)) = (
+                sample.labels.get(&query.resource_label),
+                usage(sample, format),
+            ) {
+                values.entry(node.clone()).or_insert((v, sample.timestamp));
             }
         }
-        values
+        Ok(values)
     }
 
     /// Metrics of nodes; for one named node, 404 when it is unknown or has none.
@@ -363,10 +385,7 @@ impl Provider {
             }
         };
         let nodes: Vec<Arc<ObjectMeta>> = listed
-            .map_err(|e| {
-                tracing::warn!(error = %e, "listing nodes failed");
-                ProviderError::ListFailed
-            })?
+            .map_err(|e| list_failed("nodes", e))?
             .into_iter()
             .filter(|n| req.field_selector.matches(|f| field_value(n, f)))
             .collect();
@@ -377,6 +396,7 @@ impl Provider {
                 self.node_values(&rules.cpu, &nodes_info, &names, Format::DecimalSI),
                 self.node_values(&rules.memory, &nodes_info, &names, Format::BinarySI),
             );
+            let (cpu, memory) = (cpu?, memory?);
             for node in &nodes {
                 let (Some((c, ct)), Some((m, mt))) = (cpu.get(&node.name), memory.get(&node.name))
                 else {
@@ -404,3 +424,6 @@ impl Provider {
         Ok(metrics)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,7 @@
 //! of the file with its line, the rule (index and `seriesQuery`) and the field. Problems that do
 //! not stop upstream from starting, such as a rule without `metricsQuery`, are warnings.
 
+pub mod lint;
 pub mod naming;
 pub mod query;
 pub mod schema;
@@ -212,6 +213,15 @@ pub struct Rules {
     pub resource: Option<ResourceMetricRules>,
     /// Problems that do not stop the file from loading.
     pub warnings: Vec<ConfigError>,
+    /// Whether the file names a section (`rules: []`), so that no rules at all is what it says.
+    pub names_a_section: bool,
+}
+
+impl Rules {
+    /// Whether the rules serve nothing at all.
+    pub fn is_empty(&self) -> bool {
+        self.custom.is_empty() && self.external.is_empty() && self.resource.is_none()
+    }
 }
 
 /// Load and compile a rules file.
@@ -271,6 +281,7 @@ pub fn parse(text: &str, file: &str) -> Result<Rules, LoadError> {
         external,
         resource,
         warnings,
+        names_a_section: spec.names_a_section,
     })
 }
 
@@ -301,16 +312,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         if digits == 0 {
             return Err(invalid());
         }
-        let n: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(|b| !b.is_ascii_digit()).count();
-        let unit = &rest[..unit_len];
-        rest = &rest[unit_len..];
-        let position = UNITS[next_unit..]
-            .iter()
-            .position(|(u, _)| *u == unit)
+        let (number, after) = rest.split_at_checked(digits).ok_or_else(invalid)?;
+        let n: u64 = number.parse().map_err(|_| invalid())?;
+        let unit_len = after.bytes().take_while(|b| !b.is_ascii_digit()).count();
+        let (unit, after) = after.split_at_checked(unit_len).ok_or_else(invalid)?;
+        rest = after;
+        let position = UNITS
+            .get(next_unit..)
+            .and_then(|units| units.iter().position(|(u, _)| *u == unit))
             .ok_or_else(invalid)?;
-        let (_, scale) = UNITS[next_unit + position];
+        let &(_, scale) = UNITS.get(next_unit + position).ok_or_else(invalid)?;
         next_unit += position + 1;
         millis = n
             .checked_mul(scale)

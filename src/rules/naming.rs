@@ -64,8 +64,8 @@ pub enum NamingError {
 /// A regex error on one line: the `regex` crate's message without its caret diagram.
 pub fn regex_error(e: &regex::Error) -> String {
     let text = e.to_string();
-    match text.lines().last() {
-        Some(last) if last.starts_with("error: ") => last["error: ".len()..].to_string(),
+    match text.lines().last().and_then(|l| l.strip_prefix("error: ")) {
+        Some(message) => message.to_string(),
         _ => text.lines().collect::<Vec<_>>().join(" "),
     }
 }
@@ -152,9 +152,9 @@ impl MetricNamer {
 fn go_expand(template: &str, regex: &Regex, captures: &regex::Captures<'_>) -> String {
     let mut out = String::new();
     let mut rest = template;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i + 1..];
+    while let Some((before, after)) = rest.split_once('$') {
+        out.push_str(before);
+        rest = after;
         if let Some(after) = rest.strip_prefix('$') {
             out.push('$');
             rest = after;
@@ -181,6 +181,24 @@ fn go_expand(template: &str, regex: &Regex, captures: &regex::Captures<'_>) -> S
     out
 }
 
+/// The group references of an `as` template, as Go's `Regexp.Expand` reads them (`$1`, `${1}`,
+/// `$name`, `${name}`; `$$` is a literal dollar and a malformed reference is text), for `check`'s
+/// lint of unused capture groups.
+pub fn as_references(template: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = template;
+    while let Some((_, after)) = rest.split_once('$') {
+        rest = after;
+        if let Some(after) = rest.strip_prefix('$') {
+            rest = after;
+        } else if let Some((name, after)) = extract_reference(rest) {
+            found.push(name);
+            rest = after;
+        }
+    }
+    found
+}
+
 /// The name after a `$`: `{name}` or the longest run of letters, digits and `_` (Unicode letters
 /// and decimal digits, as Go's `unicode.IsLetter`/`IsDigit`), and the text after it.
 fn extract_reference(text: &str) -> Option<(&str, &str)> {
@@ -195,8 +213,7 @@ fn extract_reference(text: &str) -> Option<(&str, &str)> {
     if end == 0 {
         return None;
     }
-    let name = &body[..end];
-    let after = &body[end..];
+    let (name, after) = body.split_at_checked(end)?;
     if braced {
         return after.strip_prefix('}').map(|a| (name, a));
     }
@@ -220,7 +237,7 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Go's rule: all ASCII digits, no leading zero, below 1e8; otherwise it is a group name.
-fn group_number(name: &str) -> Option<usize> {
+pub fn group_number(name: &str) -> Option<usize> {
     if !name.bytes().all(|b| b.is_ascii_digit()) || (name.len() > 1 && name.starts_with('0')) {
         return None;
     }
@@ -255,6 +272,11 @@ impl LabelIndex {
         self.by_label
             .get(label)
             .or_else(|| self.by_label.get(&label.to_ascii_lowercase()))
+    }
+
+    /// Every resource some label maps to.
+    pub fn resources(&self) -> impl Iterator<Item = &ResourceInfo> {
+        self.by_label.values()
     }
 }
 

@@ -28,6 +28,9 @@ pub struct RulesFile {
     pub external_rules: Vec<DiscoveryRule>,
     /// `resourceRules`: CPU and memory for metrics.k8s.io.
     pub resource_rules: Option<ResourceRules>,
+    /// Whether the file names any of the three sections (`rules: []` does; an empty or
+    /// comment-only file does not).
+    pub names_a_section: bool,
 }
 
 /// One item of `rules` or `externalRules`.
@@ -128,6 +131,7 @@ pub fn read(root: Option<&Node>, errors: &mut Vec<ConfigError>) -> RulesFile {
     };
     let mut r = Reader { errors, rule: None };
     for (key, value) in r.mapping(root, "", &["rules", "externalRules", "resourceRules"]) {
+        file.names_a_section = true;
         match key {
             "rules" => file.rules = r.discovery_rules(value, Section::Rules),
             "externalRules" => {

@@ -144,8 +144,8 @@ impl Template {
         let mut rest = source;
         let mut trim_next_text = false;
         loop {
-            let (text, after) = match rest.find(OPEN) {
-                Some(i) => (&rest[..i], Some(&rest[i + OPEN.len()..])),
+            let (text, after) = match rest.split_once(OPEN) {
+                Some((text, after)) => (text, Some(after)),
                 None => (rest, None),
             };
             let mut text = text;
@@ -165,10 +165,9 @@ impl Template {
                 text = text.trim_end_matches(is_space);
             }
             push_text(&mut pieces, text);
-            let close = find_close(body_start).ok_or_else(|| {
-                error_at(source, offset - OPEN.len(), "unclosed action: missing >>")
-            })?;
-            let inner = &body_start[..close];
+            let unclosed = || error_at(source, offset - OPEN.len(), "unclosed action: missing >>");
+            let close = find_close(body_start).ok_or_else(unclosed)?;
+            let (inner, closing) = body_start.split_at_checked(close).ok_or_else(unclosed)?;
             let (inner, right_trim) = match inner.strip_suffix('-') {
                 Some(b) if b.ends_with(is_space) => (b, true),
                 _ => (inner, false),
@@ -178,7 +177,7 @@ impl Template {
                 pieces.push(piece);
             }
             trim_next_text = right_trim;
-            rest = &body_start[close + CLOSE.len()..];
+            rest = closing.strip_prefix(CLOSE).ok_or_else(unclosed)?;
         }
         Ok(Template {
             source: source.to_string(),
@@ -318,13 +317,14 @@ fn push_text(pieces: &mut Vec<Piece>, text: &str) {
 /// The offset of the `>>` closing an action, skipping over quoted strings and comments.
 fn find_close(body: &str) -> Option<usize> {
     let bytes = body.as_bytes();
+    let at = |i: usize| bytes.get(i).copied();
     let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
+    while let Some(byte) = at(i) {
+        match byte {
             b'"' => {
                 i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    if bytes[i] == b'\\' {
+                while at(i).is_some_and(|b| b != b'"') {
+                    if at(i) == Some(b'\\') {
                         i += 1;
                     }
                     i += 1;
@@ -332,12 +332,12 @@ fn find_close(body: &str) -> Option<usize> {
             }
             b'`' => {
                 i += 1;
-                while i < bytes.len() && bytes[i] != b'`' {
+                while at(i).is_some_and(|b| b != b'`') {
                     i += 1;
                 }
             }
-            b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let end = body[i + 2..].find("*/")?;
+            b'/' if at(i + 1) == Some(b'*') => {
+                let end = body.get(i + 2..)?.find("*/")?;
                 i += 2 + end + 1;
             }
             b'>' if bytes.get(i + 1) == Some(&b'>') => return Some(i),
@@ -349,7 +349,7 @@ fn find_close(body: &str) -> Option<usize> {
 }
 
 fn error_at(source: &str, offset: usize, message: impl Into<String>) -> TemplateError {
-    let before = &source[..offset.min(source.len())];
+    let before = source.get(..offset).unwrap_or(source);
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     TemplateError {
@@ -431,16 +431,18 @@ fn split_words(body: &str) -> Result<Vec<&str>, String> {
     let mut words = Vec::new();
     let mut rest = body.trim_start_matches(is_space);
     while !rest.is_empty() {
-        let end = match rest.as_bytes()[0] {
-            b'"' => closing_quote(rest).ok_or("unterminated quoted string")?,
-            b'`' => rest[1..]
-                .find('`')
+        let end = match rest.as_bytes().first() {
+            Some(b'"') => closing_quote(rest).ok_or("unterminated quoted string")?,
+            Some(b'`') => rest
+                .get(1..)
+                .and_then(|r| r.find('`'))
                 .map(|i| i + 2)
                 .ok_or("unterminated raw string")?,
             _ => rest.find(is_space).unwrap_or(rest.len()),
         };
-        words.push(&rest[..end]);
-        rest = rest[end..].trim_start_matches(is_space);
+        let (word, after) = rest.split_at_checked(end).ok_or("malformed action")?;
+        words.push(word);
+        rest = after.trim_start_matches(is_space);
     }
     Ok(words)
 }

@@ -30,7 +30,13 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::api::{self, status::ApiError};
 use crate::kube::{AuthenticationConfig, Reviewer, UserInfo};
+use crate::telemetry::metrics::{ReviewKindLabels, ReviewLabels, metrics};
 
 /// The client certificate chain of a connection (leaf first), as a request extension.
 #[derive(Debug, Clone, Default)]
@@ -191,42 +197,77 @@ pub struct AuthOptions {
     pub unauthorized_ttl: Duration,
 }
 
-/// Why a request is refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// 401: credentials that could not be verified.
-    Unauthorized,
-    /// 403, with the apiserver's message and the object details.
-    Forbidden {
-        /// The message.
-        message: String,
-        /// `details.name`
-        name: String,
-        /// `details.group`
-        group: String,
-        /// `details.kind`
-        kind: String,
-    },
-}
-
 /// Authentication and authorization of requests.
 pub struct Auth {
     trust: ArcSwap<Trust>,
     tokens_reviewer: Reviewer,
     access_reviewer: Reviewer,
     options: AuthOptions,
-    tokens: Cache<String, Option<UserInfo>>,
+    /// Token reviews by the SHA-256 of the token: a cache of raw tokens would keep secrets, and
+    /// let long tokens grow it.
+    tokens: Cache<TokenDigest, Option<UserInfo>>,
     allowed: Cache<String, ()>,
     denied: Cache<String, ()>,
 }
 
+/// The SHA-256 of a bearer token.
+type TokenDigest = [u8; 32];
+
+fn token_digest(token: &str) -> TokenDigest {
+    let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    let mut key = [0; 32];
+    key.copy_from_slice(digest.as_ref());
+    key
+}
+
 /// A TTL cache bounded in size, so that a flood of distinct tokens or paths cannot grow it.
-fn bounded_cache<V: Clone + Send + Sync + 'static>(ttl: Duration) -> Cache<String, V> {
+fn bounded_cache<K, V>(ttl: Duration) -> Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     Cache::builder()
         .time_to_live(ttl)
         .max_capacity(100_000)
         .build()
 }
+
+/// The authentication and authorization layer: who is asking (401 when a credential does not
+/// verify), and may they (403; 500 when the cluster cannot say).
+pub async fn admit(State(auth): State<Arc<Auth>>, request: Request, next: Next) -> Response {
+    let pretty = api::request_wants_pretty(&request);
+    let peer = request.extensions().get::<PeerCertificates>();
+    let user = match auth.authenticate(peer, request.headers()).await {
+        Ok(user) => user,
+        Err(e) => return api::error_response(&e, pretty),
+    };
+    if let Err(e) = auth
+        .authorize(&user, request.method(), request.uri().path())
+        .await
+    {
+        tracing::debug!(user = %user.name, path = %request.uri().path(), "refused");
+        return api::error_response(&e, pretty);
+    }
+    next.run(request).await
+}
+
+fn count_review(kind: &'static str, outcome: &'static str) {
+    metrics()
+        .reviews
+        .get_or_create(&ReviewLabels { kind, outcome })
+        .inc();
+}
+
+fn count_cache_hit(kind: &'static str) {
+    metrics()
+        .review_cache_hits
+        .get_or_create(&ReviewKindLabels { kind })
+        .inc();
+}
+
+/// The cause of a 500 when authorization could not be decided.
+const AUTHORIZATION_FAILED: &str =
+    "the request could not be authorized: the SubjectAccessReview failed";
 
 /// The system:authenticated group every authenticated user has.
 const AUTHENTICATED: &str = "system:authenticated";
@@ -266,14 +307,18 @@ impl Auth {
         &self,
         peer: Option<&PeerCertificates>,
         headers: &HeaderMap,
-    ) -> Result<UserInfo, Refusal> {
+    ) -> Result<UserInfo, ApiError> {
         let trust = self.trust.load_full();
         let chain = peer.map(|p| p.0.as_slice()).filter(|c| !c.is_empty());
         let mut failed = false;
         if let (Some(chain), Some(verifier)) = (chain, &trust.requestheader) {
             if verifier.verifies(chain) {
                 let allowed = &trust.config.allowed_names;
-                let cn = subject(&chain[0]).map(|(cn, _)| cn).unwrap_or_default();
+                let cn = chain
+                    .first()
+                    .and_then(subject)
+                    .map(|(cn, _)| cn)
+                    .unwrap_or_default();
                 if allowed.is_empty() || allowed.contains(&cn) {
                     if let Some(user) = from_request_headers(&trust.config, headers) {
                         return Ok(with_authenticated(user));
@@ -288,7 +333,7 @@ impl Auth {
         }
         if let (Some(chain), Some(verifier)) = (chain, &trust.client_ca) {
             if verifier.verifies(chain)
-                && let Some((cn, groups)) = subject(&chain[0])
+                && let Some((cn, groups)) = chain.first().and_then(subject)
             {
                 return Ok(with_authenticated(UserInfo {
                     name: cn,
@@ -301,11 +346,11 @@ impl Auth {
         if let Some(token) = bearer_token(headers) {
             return match self.review_token(token).await {
                 Some(user) => Ok(with_authenticated(user)),
-                None => Err(Refusal::Unauthorized),
+                None => Err(ApiError::Unauthorized),
             };
         }
         if failed {
-            return Err(Refusal::Unauthorized);
+            return Err(ApiError::Unauthorized);
         }
         Ok(UserInfo {
             name: "system:anonymous".into(),
@@ -315,15 +360,25 @@ impl Auth {
     }
 
     async fn review_token(&self, token: &str) -> Option<UserInfo> {
-        if let Some(cached) = self.tokens.get(token).await {
+        let key = token_digest(token);
+        if let Some(cached) = self.tokens.get(&key).await {
+            count_cache_hit("token");
             return cached;
         }
         match self.tokens_reviewer.token_review(token).await {
             Ok(user) => {
-                self.tokens.insert(token.to_string(), user.clone()).await;
+                let outcome = if user.is_some() {
+                    "authenticated"
+                } else {
+                    "unauthenticated"
+                };
+                count_review("token", outcome);
+                self.tokens.insert(key, user.clone()).await;
                 user
             }
+            // As kube-apiserver: a token that cannot be reviewed is not authenticated (401).
             Err(e) => {
+                count_review("token", "error");
                 tracing::warn!(error = %e, "TokenReview failed");
                 None
             }
@@ -336,7 +391,7 @@ impl Auth {
         user: &UserInfo,
         method: &Method,
         path: &str,
-    ) -> Result<(), Refusal> {
+    ) -> Result<(), ApiError> {
         if self.always_allowed_path(path)
             || user
                 .groups
@@ -349,16 +404,29 @@ impl Auth {
         let spec = attributes.review_spec(user);
         let key = serde_json::to_string(&spec).unwrap_or_default();
         if self.allowed.get(&key).await.is_some() {
+            count_cache_hit("access");
             return Ok(());
         }
-        if self.denied.get(&key).await.is_none() {
+        if self.denied.get(&key).await.is_some() {
+            count_cache_hit("access");
+        } else {
+            // As kube-apiserver: an authorizer that fails is a 500, not a refusal.
+            let failed = || ApiError::Internal(AUTHORIZATION_FAILED.into());
             match self.access_reviewer.access_review(spec).await {
                 Ok(true) => {
+                    count_review("access", "allowed");
                     self.allowed.insert(key, ()).await;
                     return Ok(());
                 }
-                Ok(false) => self.denied.insert(key, ()).await,
-                Err(e) => tracing::warn!(error = %e, "SubjectAccessReview failed; denying"),
+                Ok(false) => {
+                    count_review("access", "denied");
+                    self.denied.insert(key, ()).await
+                }
+                Err(e) => {
+                    count_review("access", "error");
+                    tracing::warn!(error = %e, "SubjectAccessReview failed");
+                    return Err(failed());
+                }
             }
         }
         Err(attributes.forbidden(&user.name))
@@ -561,7 +629,7 @@ impl Attributes {
     }
 
     /// The apiserver's 403 message for this request.
-    fn forbidden(&self, user: &str) -> Refusal {
+    fn forbidden(&self, user: &str) -> ApiError {
         match self {
             Attributes::Resource {
                 verb,
@@ -592,7 +660,7 @@ impl Attributes {
                 } else {
                     format!(" in the namespace \"{namespace}\"")
                 };
-                Refusal::Forbidden {
+                ApiError::Forbidden {
                     message: format!(
                         "{object} is forbidden: User \"{user}\" cannot {verb} resource \"{what}\" in API group \"{group}\"{scope}"
                     ),
@@ -601,7 +669,7 @@ impl Attributes {
                     kind: resource.clone(),
                 }
             }
-            Attributes::NonResource { verb, path } => Refusal::Forbidden {
+            Attributes::NonResource { verb, path } => ApiError::Forbidden {
                 message: format!("forbidden: User \"{user}\" cannot {verb} path \"{path}\""),
                 name: String::new(),
                 group: String::new(),

@@ -92,6 +92,7 @@ OPAQUE = {
     "startupProbe", "rules.resource", "service.annotations", "strategy", "lifecycle",
     "customLabels", "customAnnotations", "podLabels", "podAnnotations", "deploymentAnnotations",
     "psp.annotations", "serviceAccount.annotations", "serviceMonitor.labels",
+    "grafanaDashboard.labels", "grafanaDashboard.annotations",
     "serviceMonitor.tlsConfig",
 }
 
@@ -275,6 +276,7 @@ class Defaults(unittest.TestCase):
 
     def test_optional_objects_are_off(self) -> None:
         kinds = {o["kind"] for o in self.objects}
+        self.assertFalse([o for o in of_kind(self.objects, "ConfigMap") if o["metadata"]["name"].endswith("-dashboard")])
         for kind in ("ServiceMonitor", "NetworkPolicy", "PodSecurityPolicy", "Secret", "Certificate", "Issuer"):
             self.assertNotIn(kind, kinds)
 
@@ -323,7 +325,8 @@ class EveryKey(unittest.TestCase):
                 continue
             self.assertEqual(meta["labels"]["cost-center"], "metrics", meta["name"])
             self.assertEqual(meta["annotations"]["example.com/contact"], "platform@example.com", meta["name"])
-            if meta.get("namespace") not in (None, "kube-system"):
+            # kube-system (the auth reader binding) and Grafana's namespace are elsewhere on purpose.
+            if meta.get("namespace") not in (None, "kube-system", "grafana"):
                 self.assertEqual(meta["namespace"], "metrics", meta["name"])
         self.assertEqual(self.deployment["metadata"]["name"], "custom-metrics-apiserver")
         self.assertEqual(self.deployment["metadata"]["labels"]["app.kubernetes.io/name"], "adapter")
@@ -431,6 +434,18 @@ class EveryKey(unittest.TestCase):
         self.assertEqual(scraper["rules"], [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}])
         binding = one(self.objects, "ClusterRoleBinding", "custom-metrics-apiserver-metrics-scraper")
         self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}])
+
+    def test_the_grafana_dashboard_ships_in_a_configmap_for_the_sidecar(self) -> None:
+        import json
+
+        dashboard = one(self.objects, "ConfigMap", "custom-metrics-apiserver-dashboard")
+        meta = dashboard["metadata"]
+        self.assertEqual(meta["namespace"], "grafana")
+        self.assertEqual(meta["labels"]["grafana_dashboard"], "1")
+        self.assertEqual(meta["annotations"]["grafana_folder"], "Kubernetes")
+        shipped = json.loads(dashboard["data"]["metrics-adapter.json"])
+        on_disk = json.loads((render.ROOT / "deploy" / "dashboards" / "metrics-adapter.json").read_text())
+        self.assertEqual(shipped, on_disk)
 
     def test_network_policy(self) -> None:
         policy = one(self.objects, "NetworkPolicy")["spec"]

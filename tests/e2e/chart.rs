@@ -132,6 +132,7 @@ fn every_rendered_rules_file_passes_check() {
         std::fs::write(&path, &rules).unwrap();
         let output = Command::new(env!("CARGO_BIN_EXE_metrics-adapter"))
             .arg("check")
+            .arg("--strict")
             .arg(format!("--config={}", path.display()))
             .output()
             .unwrap();

@@ -1,5 +1,6 @@
 //! custom.metrics.k8s.io end to end: the adapter binary, a real Prometheus scraping an exporter
 //! the test controls, and the Kubernetes API double. Every route and error of both versions.
+//! `victoria_metrics.rs` runs the same scenario against VictoriaMetrics.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -19,9 +20,12 @@ const BROKEN_RULE: &str = r#"- seriesQuery: 'broken_metric{namespace!="",pod!=""
 const V1: &str = "/apis/custom.metrics.k8s.io/v1beta1";
 const V2: &str = "/apis/custom.metrics.k8s.io/v1beta2";
 
+/// What `asr_world` waits for: `count(READY) == SERIES` on the backend.
+pub const ASR_WORLD_READY: (&str, usize) = ("asr_active_requests or broken_metric", 4);
+
 /// The world of the ASR tests: pods in `speech`, series for two of them (one per zone), a NaN
 /// series in `other`, and a metric whose query Prometheus refuses.
-async fn asr_world() -> World {
+pub async fn asr_world() -> World {
     World::start(
         |cluster, exporter| {
             for ns in ["speech", "other"] {
@@ -60,8 +64,8 @@ async fn asr_world() -> World {
                 1.0,
             );
         },
-        "asr_active_requests or broken_metric",
-        4,
+        ASR_WORLD_READY.0,
+        ASR_WORLD_READY.1,
     )
     .await
 }
@@ -106,10 +110,27 @@ fn is_k8s_time(v: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_and_namespace_metrics_in_both_versions() {
     let world = asr_world().await;
+    pods_and_namespace_metrics(&world, world.prometheus.base_url(), "labels").await;
+}
+
+/// The custom metrics scenario against the backend at `backend_url` (scraping the world's
+/// exporter), with `--discovery-mode=<mode>`.
+pub async fn pods_and_namespace_metrics(world: &World, backend_url: &str, mode: &str) {
+    let pod_lists = || {
+        world
+            .cluster
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == "/api/v1/pods" && !r.is_watch())
+            .count()
+    };
+    let pod_lists_before = pod_lists();
     let adapter = world
-        .adapter(
+        .adapter_at(
             Adapter::builder(&format!("{ASR_RULES}{BROKEN_RULE}"))
-                .arg("--metrics-relist-interval=1m"),
+                .arg("--metrics-relist-interval=1m")
+                .arg(format!("--discovery-mode={mode}")),
+            backend_url,
         )
         .await;
 
@@ -398,15 +419,18 @@ async fn pods_and_namespace_metrics_in_both_versions() {
         adapter.log_tail(50)
     );
 
+    // Discovery ran in the mode asked for: the backend's label API was not refused.
+    let log = adapter.log_tail(1000);
+    assert!(log.contains(&format!("mode=\"{mode}\"")), "{log}");
+
     // `*` requests are answered from the watch cache: one LIST and one WATCH of pods, however
     // many requests were made.
-    let pod_lists = world
-        .cluster
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/api/v1/pods" && !r.is_watch())
-        .count();
-    assert_eq!(pod_lists, 1, "{:#?}", world.cluster.requests());
+    assert_eq!(
+        pod_lists() - pod_lists_before,
+        1,
+        "{:#?}",
+        world.cluster.requests()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

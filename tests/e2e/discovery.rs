@@ -12,8 +12,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::adapter::Adapter;
-use crate::support::kube::{self, ResourceType};
-use crate::support::reference::{reference_path, without_reference};
+use crate::support::kube::{self, KubeDouble, ResourceType};
+use crate::support::prometheus::Prometheus;
+use crate::support::reference::{reference_path, reference_text, without_reference};
 use crate::support::world::World;
 
 const SELDON_RULES: &str = r#"rules:
@@ -409,4 +410,196 @@ async fn reference_rules_files_answer_what_prometheus_answers() {
             );
         }
     }
+}
+
+/// Series of a small cluster, as OpenMetrics text with two samples each from `t0`: cAdvisor
+/// series (with the pause container), application series with and without a pod, a metric
+/// whose series name different resources (pods, nodes), deployments, and a node metric without
+/// a namespace.
+fn cluster_openmetrics(t0: u64) -> String {
+    let series = [
+        r#"container_cpu_usage_seconds_total{namespace="web",pod="web-0",container="app"}"#,
+        r#"container_cpu_usage_seconds_total{namespace="web",pod="web-0",container="POD"}"#,
+        r#"container_memory_working_set_bytes{namespace="web",pod="web-1",container="app",node="n1"}"#,
+        r#"http_requests_total{namespace="web",pod="web-0",service="web",job="web"}"#,
+        r#"http_requests_total{namespace="web",service="gateway",job="gateway"}"#,
+        r#"process_cpu_seconds_total{namespace="web",pod="web-1",job="web"}"#,
+        r#"queue_length{namespace="jobs",pod="worker-0"}"#,
+        r#"queue_length{namespace="jobs",node="n2",zone="a"}"#,
+        r#"kube_deployment_status_replicas{namespace="web",deployment="frontend"}"#,
+        r#"kube_node_info{node="n1"}"#,
+    ];
+    let mut text = String::new();
+    for s in series {
+        for i in 0..2 {
+            text += &format!("{s} {} {}\n", i + 1, t0 + i * 15);
+        }
+    }
+    text + "# EOF\n"
+}
+
+/// Both discovery modes against a real Prometheus serving TSDB blocks written by `promtool tsdb
+/// create-blocks-from openmetrics` (as the scale benchmark builds its data): with the Helm
+/// chart's default rules, listing series and asking the label APIs find the same metrics,
+/// resources and scopes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_discovery_modes_agree_on_blocks_written_by_promtool() {
+    let Some(rules) = reference_text("helm-chart-default-rules.yaml", "this test") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let text = dir.path().join("series.om");
+    std::fs::write(&text, cluster_openmetrics(now - 600)).unwrap();
+    let blocks = dir.path().join("blocks");
+    let output = std::process::Command::new("promtool")
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&text)
+        .arg(&blocks)
+        .output()
+        .expect("run promtool");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let prometheus = Prometheus::builder().blocks_from(&blocks).start().await;
+    let cluster = KubeDouble::start().await;
+    let mut documents = Vec::new();
+    for mode in ["series", "labels"] {
+        let adapter = Adapter::builder(&rules)
+            .arg(format!("--discovery-mode={mode}"))
+            .arg("--metrics-max-age=1h")
+            .start(prometheus.base_url(), &cluster.kubeconfig())
+            .await;
+        let log = adapter.log_tail(1000);
+        assert!(log.contains(&format!("mode=\"{mode}\"")), "{log}");
+        documents.push(adapter.get_ok(V1).await);
+    }
+    assert_eq!(documents[0], documents[1]);
+    let names: Vec<(&str, bool)> = documents[1]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap(),
+                r["namespaced"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("pods/cpu_usage", true),
+        ("namespaces/memory_working_set_bytes", false),
+        ("pods/http_requests", true),
+        ("services/http_requests", true),
+        ("pods/process_cpu", true),
+        ("pods/queue_length", true),
+        ("nodes/queue_length", false),
+        ("namespaces/queue_length", false),
+        ("deployments.apps/kube_deployment_status_replicas", true),
+    ] {
+        assert!(names.contains(&expected), "{expected:?} not in {names:#?}");
+    }
+    // The cAdvisor rules do not map `node`, and kube_node_info has no namespace.
+    assert!(
+        !names
+            .iter()
+            .any(|(n, _)| n.starts_with("nodes/memory") || n.contains("kube_node_info")),
+        "{names:#?}"
+    );
+}
+
+/// A plain HTTP front for `upstream` that holds every answer for `delay`, on every connection
+/// (a TCP-level delay would only hold the first answer of a kept-alive connection).
+async fn delaying_front(upstream: String, delay: Duration) -> String {
+    use axum::body::{Body, Bytes};
+    use axum::http::{HeaderMap, Method, Uri};
+    use axum::response::Response;
+
+    let http = reqwest::Client::new();
+    let handler = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let http = http.clone();
+        let upstream = upstream.clone();
+        async move {
+            tokio::time::sleep(delay).await;
+            let mut request = http.request(method, format!("{upstream}{uri}")).body(body);
+            if let Some(ct) = headers.get("content-type") {
+                request = request.header("content-type", ct);
+            }
+            let answer = request.send().await.expect("prometheus answers");
+            let status = answer.status();
+            let mut response = Response::new(Body::from(answer.bytes().await.unwrap()));
+            *response.status_mut() = status;
+            response
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, axum::Router::new().fallback(handler)).await;
+    });
+    format!("http://{address}")
+}
+
+/// Relist calls are bounded by `--prometheus-discovery-timeout`, queries by
+/// `--prometheus-timeout`: behind a backend that takes 2 s per answer, a relist allowed 5 s
+/// succeeds where a query allowed 1 s fails, and the other way round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_calls_have_their_own_timeout() {
+    let world = World::asr(2.0, |_, _| {}).await;
+    let slow = delaying_front(
+        world.prometheus.base_url().to_string(),
+        Duration::from_secs(2),
+    )
+    .await;
+    let value =
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/asr_active_requests";
+
+    let adapter = world
+        .adapter_at(
+            Adapter::builder(crate::support::world::ASR_RULES)
+                .arg("--prometheus-timeout=1s")
+                .arg("--prometheus-discovery-timeout=5s")
+                .arg("--metrics-on-miss-interval=0"),
+            &slow,
+        )
+        .await;
+    let doc = adapter.get_ok(V1).await;
+    assert!(
+        doc.to_string().contains("pods/asr_active_requests"),
+        "{doc}"
+    );
+    let (status, body) = adapter.get(value).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert!(
+        adapter.log_tail(100).contains("timed out after 1s"),
+        "{}",
+        adapter.log_tail(30)
+    );
+    drop(adapter);
+
+    let adapter = world
+        .adapter_at(
+            Adapter::builder(crate::support::world::ASR_RULES)
+                .arg("--prometheus-timeout=5s")
+                .arg("--prometheus-discovery-timeout=1s")
+                .arg("--metrics-on-miss-interval=0"),
+            &slow,
+        )
+        .await;
+    let doc = adapter.get_ok(V1).await;
+    assert_eq!(doc["resources"], json!([]), "{doc}");
+    let log = adapter.log_tail(100);
+    assert!(
+        log.contains("unable to update list of all metrics"),
+        "{log}"
+    );
+    assert!(log.contains("timed out after 1s"), "{log}");
+    // The listing that could name the metric failed: a failure, never "not found".
+    let (status, body) = adapter.get(value).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
 }

@@ -78,3 +78,43 @@ fn every_test_the_compatibility_page_cites_exists() {
         "cited tests that do not exist: {missing:?}"
     );
 }
+
+/// The Grafana dashboard loads, every panel's query parses as PromQL (Grafana's variables given
+/// values), and every `metrics_adapter_…` and `process_…` name it reads is one the adapter
+/// exports.
+#[test]
+fn the_dashboard_queries_parse_and_read_metrics_the_adapter_exports() {
+    let text =
+        std::fs::read_to_string(root().join("deploy/dashboards/metrics-adapter.json")).unwrap();
+    let dashboard: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(dashboard["uid"], "metrics-adapter");
+    let exported = metrics_adapter::telemetry::metrics::metrics().names();
+    let name = regex::Regex::new(r"\b(metrics_adapter_[a-z_]+|process_[a-z_]+)").unwrap();
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().unwrap();
+            let concrete = expr
+                .replace("$__rate_interval", "5m")
+                .replace("$__range", "1h")
+                .replace("$job", ".+")
+                .replace("$hpa_namespace", ".+");
+            promql_parser::parser::parse(&concrete)
+                .unwrap_or_else(|e| panic!("{}: {expr}: {e}", panel["title"]));
+            for used in name.find_iter(&concrete) {
+                let used = used.as_str();
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| used.strip_suffix(s))
+                    .unwrap_or(used);
+                assert!(
+                    exported.iter().any(|n| n == base),
+                    "{}: {used} is not exported (exported: {exported:?})",
+                    panel["title"]
+                );
+            }
+            queries += 1;
+        }
+    }
+    assert!(queries >= 20, "{queries} queries");
+}

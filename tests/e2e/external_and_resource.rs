@@ -1,6 +1,7 @@
 //! external.metrics.k8s.io and metrics.k8s.io end to end, with upstream's external-metrics
 //! examples and deploy config, and `kubectl top` reaching the adapter through the Kubernetes API
-//! double's aggregator proxy, as it does in a cluster.
+//! double's aggregator proxy, as it does in a cluster. `victoria_metrics.rs` runs the external
+//! metrics scenario against VictoriaMetrics.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::adapter::Adapter;
+use crate::support::exporter::Exporter;
 use crate::support::kube::{self, ApiService};
 use crate::support::reference::reference_text;
 use crate::support::world::World;
@@ -107,18 +109,7 @@ async fn external_and_resource_metrics_with_kubectl_top() {
                 &[("node", "node-1")],
                 2.0 * 1073741824.0,
             );
-            exporter.set_gauge(
-                "queue_consumer_lag",
-                &[("name", "q1"), ("namespace", "default")],
-                3.75,
-            );
-            exporter.set_gauge(
-                "queue_consumer_lag",
-                &[("name", "q1"), ("namespace", "other")],
-                100.0,
-            );
-            exporter.set_gauge("queue_depth", &[("name", "q1")], 12.0);
-            exporter.set_gauge("queue_depth", &[("name", "q2")], 5.0);
+            external_series(exporter);
         },
         "container_cpu_usage_seconds_total",
         4,
@@ -140,14 +131,7 @@ async fn external_and_resource_metrics_with_kubectl_top() {
         .await;
 
     // Discovery of both groups.
-    let doc = adapter.get_ok(EXT).await;
-    assert_eq!(
-        doc["resources"],
-        json!([
-            {"name": "queue_consumer_lag", "singularName": "", "namespaced": true, "kind": "ExternalMetricValueList", "verbs": ["get"]},
-            {"name": "queue_depth", "singularName": "", "namespaced": true, "kind": "ExternalMetricValueList", "verbs": ["get"]},
-        ])
-    );
+    external_metrics(&adapter).await;
     let doc = adapter.get_ok(RES).await;
     assert_eq!(doc["resources"][1]["name"], "pods");
     let apis = adapter.get_ok("/apis").await;
@@ -158,59 +142,6 @@ async fn external_and_resource_metrics_with_kubectl_top() {
         .map(|g| g["name"].as_str().unwrap())
         .collect();
     assert_eq!(groups, ["external.metrics.k8s.io", "metrics.k8s.io"]);
-
-    // External: the namespaced rule adds the namespace matcher, `namespaced: false` does not.
-    let body = adapter
-        .get_ok(&format!(
-            "{EXT}/namespaces/default/queue_consumer_lag?labelSelector=name%3Dq1"
-        ))
-        .await;
-    assert_eq!(body["kind"], "ExternalMetricValueList");
-    assert_eq!(body["apiVersion"], "external.metrics.k8s.io/v1beta1");
-    assert_eq!(body["items"].as_array().unwrap().len(), 1, "{body}");
-    assert_eq!(body["items"][0]["metricName"], "queue_consumer_lag");
-    assert_eq!(body["items"][0]["metricLabels"], json!({"name": "q1"}));
-    assert_eq!(body["items"][0]["value"], "3750m");
-    let body = adapter
-        .get_ok(&format!("{EXT}/namespaces/anything/queue_depth"))
-        .await;
-    let values: Vec<(&str, &str)> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["metricLabels"]["name"].as_str().unwrap(),
-                i["value"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(values, [("q1", "12"), ("q2", "5")]);
-    let body = adapter
-        .get_ok(&format!(
-            "{EXT}/namespaces/anything/queue_depth?labelSelector=name+notin+%28q1%29"
-        ))
-        .await;
-    assert_eq!(body["items"][0]["metricLabels"], json!({"name": "q2"}));
-    // Nothing selected: an empty list, not an error.
-    let body = adapter
-        .get_ok(&format!(
-            "{EXT}/namespaces/default/queue_depth?labelSelector=name%3Dnope"
-        ))
-        .await;
-    assert_eq!(body["items"], json!([]));
-    let (status, body) = adapter.get(&format!("{EXT}/namespaces/default/nope")).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (status, body) = adapter
-        .get(&format!(
-            "{EXT}/namespaces/default/queue_depth?labelSelector=a%3E1"
-        ))
-        .await;
-    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    assert_eq!(
-        body["message"],
-        "Internal error occurred: unable to fetch metrics"
-    );
 
     // Resource metrics: running pods with both CPU and memory; asr-2 is Pending, asr-3 has none.
     let body = adapter
@@ -333,6 +264,99 @@ async fn external_and_resource_metrics_with_kubectl_top() {
     assert!(["37%", "38%"].contains(&lines[1][2]), "{stdout}");
     assert_eq!(lines[1][3], "2048Mi");
     assert_eq!(lines[1][4], "25%");
+}
+
+/// What the external metrics scenario needs: `count(READY) == SERIES` on the backend.
+pub const EXTERNAL_READY: (&str, usize) = ("queue_consumer_lag or queue_depth", 4);
+
+/// The series of the external metrics scenario: a queue's consumer lag in two namespaces, and
+/// two queue depths.
+pub fn external_series(exporter: &Exporter) {
+    exporter.set_gauge(
+        "queue_consumer_lag",
+        &[("name", "q1"), ("namespace", "default")],
+        3.75,
+    );
+    exporter.set_gauge(
+        "queue_consumer_lag",
+        &[("name", "q1"), ("namespace", "other")],
+        100.0,
+    );
+    exporter.set_gauge("queue_depth", &[("name", "q1")], 12.0);
+    exporter.set_gauge("queue_depth", &[("name", "q2")], 5.0);
+}
+
+/// The rules of the external metrics scenario: upstream's external-metrics examples (`None`,
+/// reported as a skip, without the reference files).
+pub fn external_rules() -> Option<String> {
+    reference_text("upstream-externalmetrics.yaml", "this test")
+}
+
+/// The external metrics scenario, against an adapter serving [`external_rules`] over a backend
+/// that holds [`external_series`]: discovery, the namespaced and cluster-wide rules, selectors,
+/// and errors.
+pub async fn external_metrics(adapter: &Adapter) {
+    let doc = adapter.get_ok(EXT).await;
+    assert_eq!(
+        doc["resources"],
+        json!([
+            {"name": "queue_consumer_lag", "singularName": "", "namespaced": true, "kind": "ExternalMetricValueList", "verbs": ["get"]},
+            {"name": "queue_depth", "singularName": "", "namespaced": true, "kind": "ExternalMetricValueList", "verbs": ["get"]},
+        ])
+    );
+
+    // External: the namespaced rule adds the namespace matcher, `namespaced: false` does not.
+    let body = adapter
+        .get_ok(&format!(
+            "{EXT}/namespaces/default/queue_consumer_lag?labelSelector=name%3Dq1"
+        ))
+        .await;
+    assert_eq!(body["kind"], "ExternalMetricValueList");
+    assert_eq!(body["apiVersion"], "external.metrics.k8s.io/v1beta1");
+    assert_eq!(body["items"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["items"][0]["metricName"], "queue_consumer_lag");
+    assert_eq!(body["items"][0]["metricLabels"], json!({"name": "q1"}));
+    assert_eq!(body["items"][0]["value"], "3750m");
+    let body = adapter
+        .get_ok(&format!("{EXT}/namespaces/anything/queue_depth"))
+        .await;
+    let values: Vec<(&str, &str)> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["metricLabels"]["name"].as_str().unwrap(),
+                i["value"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(values, [("q1", "12"), ("q2", "5")]);
+    let body = adapter
+        .get_ok(&format!(
+            "{EXT}/namespaces/anything/queue_depth?labelSelector=name+notin+%28q1%29"
+        ))
+        .await;
+    assert_eq!(body["items"][0]["metricLabels"], json!({"name": "q2"}));
+    // Nothing selected: an empty list, not an error.
+    let body = adapter
+        .get_ok(&format!(
+            "{EXT}/namespaces/default/queue_depth?labelSelector=name%3Dnope"
+        ))
+        .await;
+    assert_eq!(body["items"], json!([]));
+    let (status, body) = adapter.get(&format!("{EXT}/namespaces/default/nope")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = adapter
+        .get(&format!(
+            "{EXT}/namespaces/default/queue_depth?labelSelector=a%3E1"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    assert_eq!(
+        body["message"],
+        "Internal error occurred: unable to fetch metrics"
+    );
 }
 
 /// A query whose result is not an instant vector or a scalar fails as every failed query does:

@@ -38,6 +38,11 @@ fn bad_flags_and_rules_stop_start_up_naming_what_to_fix() {
             "unsupported Prometheus HTTP verb \"PUT\"",
         ),
         (&["--secure-port=99999"], "--secure-port"),
+        (&["--discovery-mode=everything"], "--discovery-mode"),
+        (
+            &["--prometheus-discovery-timeout=1"],
+            "--prometheus-discovery-timeout",
+        ),
         (&["--prometheus-url=not a url"], "--prometheus-url"),
         (&["--no-such-flag"], "--no-such-flag"),
         (

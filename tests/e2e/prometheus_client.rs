@@ -1,7 +1,10 @@
-//! The Prometheus client flags end to end: a base path, POST and GET, headers, a bearer token file,
-//! TLS verified with `--prometheus-ca-file`, a client certificate, and the relist's
-//! all-or-nothing rule. Between the adapter and the real Prometheus sits a small TLS front that
-//! records what arrives and can refuse series calls, as a Thanos or an auth proxy would.
+//! The Prometheus client flags end to end: a base path, POST and GET, headers (a tenant's
+//! `X-Scope-OrgID` on every kind of call: query, series, labels), gzip asked for, a bearer token
+//! file, TLS verified with `--prometheus-ca-file`, a client certificate, the relist's
+//! all-or-nothing rule, and the fall back to listing series when the label API is missing.
+//! Between the adapter and the real Prometheus sits a small TLS front that records what arrives
+//! and can fail discovery calls or answer 404 to the label API, as a Thanos, an auth proxy or an
+//! older backend would.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -34,7 +37,10 @@ struct Seen {
 struct Front {
     upstream: String,
     seen: Mutex<Vec<Seen>>,
-    refuse_series: AtomicBool,
+    /// Answer 502 to every discovery call (series and label APIs).
+    fail_discovery: AtomicBool,
+    /// Answer 404 to the label APIs, as a backend without them.
+    no_label_api: AtomicBool,
     http: reqwest::Client,
 }
 
@@ -63,8 +69,12 @@ async fn forward(
     let Some(api) = path.strip_prefix(BASE) else {
         return status(StatusCode::NOT_FOUND);
     };
-    if api.ends_with("/series") && front.refuse_series.load(Ordering::SeqCst) {
+    let label_api = api.starts_with("/api/v1/label");
+    if (api.ends_with("/series") || label_api) && front.fail_discovery.load(Ordering::SeqCst) {
         return status(StatusCode::BAD_GATEWAY);
+    }
+    if label_api && front.no_label_api.load(Ordering::SeqCst) {
+        return status(StatusCode::NOT_FOUND);
     }
     let mut url = format!("{}{api}", front.upstream);
     if let Some(q) = uri.query() {
@@ -167,7 +177,8 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
     let front = Arc::new(Front {
         upstream: prometheus.base_url().trim_end_matches('/').to_string(),
         seen: Mutex::new(Vec::new()),
-        refuse_series: AtomicBool::new(false),
+        fail_discovery: AtomicBool::new(false),
+        no_label_api: AtomicBool::new(false),
         http: reqwest::Client::new(),
     });
     let url = start_front(front.clone(), &pki).await;
@@ -185,11 +196,22 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
     let key = write("client.key", client_key);
     let token = write("token", "s3cr3t-token\n");
 
-    for verb in ["POST", "GET"] {
+    // A second rule with a template, so that label discovery also asks for label names.
+    let rules = format!(
+        r#"{ASR_RULES}- seriesQuery: '{{__name__=~"asr_.*",namespace!=""}}'
+  resources: {{template: <<.Resource>>}}
+  name: {{matches: ^asr_(.*)$, as: "speech_${{1}}"}}
+  metricsQuery: sum(<<.Series>>{{<<.LabelMatchers>>}}) by (<<.GroupBy>>)
+"#
+    );
+    // The discovery document of the first mode; the others must list the same metrics.
+    let mut first_doc = None;
+    for (verb, mode) in [("POST", "labels"), ("GET", "series")] {
         front.seen.lock().unwrap().clear();
-        front.refuse_series.store(false, Ordering::SeqCst);
-        let adapter = Adapter::builder(ASR_RULES)
+        front.fail_discovery.store(false, Ordering::SeqCst);
+        let adapter = Adapter::builder(&rules)
             .arg(format!("--prometheus-verb={verb}"))
+            .arg(format!("--discovery-mode={mode}"))
             .arg(format!("--prometheus-ca-file={ca}"))
             .arg(format!("--prometheus-client-tls-cert-file={cert}"))
             .arg(format!("--prometheus-client-tls-key-file={key}"))
@@ -200,22 +222,42 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
             .arg("--metrics-relist-interval=1s")
             .start(&url, &world.cluster.kubeconfig())
             .await;
-        let body = adapter
-            .get_ok("/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/asr_active_requests")
-            .await;
-        assert_eq!(body["items"][0]["value"], "4");
+        for metric in ["asr_active_requests", "speech_active_requests"] {
+            let body = adapter
+                .get_ok(&format!(
+                    "/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/{metric}"
+                ))
+                .await;
+            assert_eq!(body["items"][0]["value"], "4");
+        }
 
         let seen = front.seen.lock().unwrap().clone();
-        let series = seen
-            .iter()
-            .find(|s| s.path == format!("{BASE}/api/v1/series"))
-            .expect("a series call");
-        let query = seen
-            .iter()
-            .find(|s| s.path == format!("{BASE}/api/v1/query"))
-            .expect("a query call");
-        for call in [series, query] {
-            assert_eq!(call.method.as_str(), verb);
+        let calls_to = |path: &str| -> Vec<&Seen> {
+            seen.iter()
+                .filter(|s| s.path == format!("{BASE}/api/v1/{path}"))
+                .collect()
+        };
+        let query = *calls_to("query").first().expect("a query call");
+        // What each mode asks: the label APIs (always GET: Prometheus 2.42 answers 405 to POST
+        // on label values), or the series, with the chosen verb.
+        let discovery: Vec<(&Seen, &str)> = if mode == "labels" {
+            assert!(calls_to("series").is_empty(), "{seen:#?}");
+            let names = calls_to("label/__name__/values");
+            let labels = calls_to("labels");
+            assert!(!names.is_empty() && !labels.is_empty(), "{seen:#?}");
+            names
+                .into_iter()
+                .chain(labels)
+                .map(|s| (s, "GET"))
+                .collect()
+        } else {
+            assert!(calls_to("labels").is_empty(), "{seen:#?}");
+            let series = calls_to("series");
+            assert!(!series.is_empty(), "{seen:#?}");
+            series.into_iter().map(|s| (s, verb)).collect()
+        };
+        for (call, method) in discovery.iter().copied().chain([(query, verb)]) {
+            assert_eq!(call.method.as_str(), method, "{call:?}");
             assert_eq!(call.headers["authorization"], "Bearer s3cr3t-token");
             // A repeated name sends every value, in order (Mimir reads `a|b` or repeats).
             let tenants: Vec<&str> = call
@@ -226,9 +268,10 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
                 .collect();
             assert_eq!(tenants, ["team-speech", "team-media"]);
             assert_eq!(call.headers["x-extra"], "a=b");
+            assert_eq!(call.headers["accept-encoding"], "gzip");
         }
         let params = |s: &Seen| -> Vec<(String, String)> {
-            let text = if verb == "POST" {
+            let text = if s.method == "POST" {
                 s.body.clone()
             } else {
                 s.query.clone().unwrap_or_default()
@@ -244,16 +287,23 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
             );
             assert_eq!(query.query, None);
         }
-        let series_params = params(series);
-        assert_eq!(
-            series_params[0],
-            (
-                "match[]".into(),
-                r#"asr_active_requests{namespace!="",pod!=""}"#.into()
-            )
-        );
-        assert_eq!(series_params[1].0, "start");
-        assert!(!series_params.iter().any(|(k, _)| k == "end"));
+        // Every discovery call: one match[] naming a rule's series query (narrowed in labels
+        // mode), and a start but no end, as prometheus-adapter's series calls.
+        for (call, _) in &discovery {
+            let call_params = params(call);
+            assert_eq!(call_params[0].0, "match[]", "{call:?}");
+            assert!(
+                call_params[0]
+                    .1
+                    .starts_with("asr_active_requests{namespace!=\"\",pod!=\"\"}")
+                    || call_params[0]
+                        .1
+                        .starts_with("{__name__=~\"asr_.*\",namespace!=\"\""),
+                "{call_params:?}"
+            );
+            assert_eq!(call_params[1].0, "start");
+            assert_eq!(call_params.len(), 2, "{call_params:?}");
+        }
         let query_params = params(query);
         assert_eq!(
             query_params[0],
@@ -264,8 +314,15 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
         );
         assert_eq!(query_params[1].0, "time");
 
-        // All or nothing: once series calls fail, relists keep the previous registry.
-        front.refuse_series.store(true, Ordering::SeqCst);
+        let doc = adapter.get_ok("/apis/custom.metrics.k8s.io/v1beta1").await;
+        assert!(
+            doc.to_string().contains("pods/speech_active_requests"),
+            "{doc}"
+        );
+        assert_eq!(first_doc.get_or_insert_with(|| doc.clone()), &doc, "{mode}");
+
+        // All or nothing: once discovery calls fail, relists keep the previous registry.
+        front.fail_discovery.store(true, Ordering::SeqCst);
         let started = Instant::now();
         while !adapter
             .log_tail(200)
@@ -278,14 +335,64 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let doc = adapter.get_ok("/apis/custom.metrics.k8s.io/v1beta1").await;
-        assert_eq!(doc["resources"].as_array().unwrap().len(), 2, "{doc}");
+        let kept = adapter.get_ok("/apis/custom.metrics.k8s.io/v1beta1").await;
+        assert_eq!(kept, doc);
+        assert!(
+            !adapter
+                .log_tail(500)
+                .contains("does not serve the label API"),
+            "a failing backend was taken for one without the label API"
+        );
     }
+
+    // A backend without the label API: discovery falls back to listing series, says so once,
+    // and finds the same metrics.
+    front.fail_discovery.store(false, Ordering::SeqCst);
+    front.no_label_api.store(true, Ordering::SeqCst);
+    front.seen.lock().unwrap().clear();
+    let adapter = Adapter::builder(&rules)
+        .arg(format!("--prometheus-ca-file={ca}"))
+        .arg(format!("--prometheus-client-tls-cert-file={cert}"))
+        .arg(format!("--prometheus-client-tls-key-file={key}"))
+        .arg("--metrics-relist-interval=1s")
+        .start(&url, &world.cluster.kubeconfig())
+        .await;
+    let doc = adapter.get_ok("/apis/custom.metrics.k8s.io/v1beta1").await;
+    assert_eq!(Some(doc), first_doc);
+    let log = adapter
+        .wait_for_log("series (fallback)", Duration::from_secs(20))
+        .await;
+    // Relists every second: wait for a few more, then count the warnings.
+    let relists = |log: &str| log.matches("relisted metrics").count();
+    let before = relists(&log);
+    let started = Instant::now();
+    while relists(&adapter.log_tail(10_000)) < before + 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}",
+            adapter.log_tail(30)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = adapter.log_tail(10_000);
+    assert_eq!(
+        log.matches("does not serve the label API").count(),
+        1,
+        "{log}"
+    );
+    let seen = front.seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|s| s.path == format!("{BASE}/api/v1/series")),
+        "{seen:#?}"
+    );
+    drop(adapter);
+    front.no_label_api.store(false, Ordering::SeqCst);
 
     // --prometheus-auth-config: the kubeconfig's CA (inline), client certificate (files,
     // relative to the kubeconfig) and token are used; its server URL is not.
     front.seen.lock().unwrap().clear();
-    front.refuse_series.store(false, Ordering::SeqCst);
+    front.fail_discovery.store(false, Ordering::SeqCst);
     let kubeconfig = write(
         "prometheus.kubeconfig",
         &format!(
@@ -319,8 +426,12 @@ async fn base_path_verbs_headers_token_tls_and_all_or_nothing_relists() {
     let (status, body) = adapter
         .get("/apis/custom.metrics.k8s.io/v1beta1/namespaces/speech/pods/asr-0/asr_active_requests")
         .await;
-    // The registry is empty (every series call failed), so the metric is unknown.
-    assert_eq!(status.as_u16(), 404, "{body}");
+    // Every discovery call failed: the metric is not "not found" but unavailable, a 500.
+    assert_eq!(status.as_u16(), 500, "{body}");
+    assert_eq!(
+        body["message"],
+        "Internal error occurred: unable to fetch metrics"
+    );
     assert!(
         adapter
             .log_tail(100)

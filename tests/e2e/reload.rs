@@ -76,6 +76,14 @@ async fn rules_reload_when_the_file_changes_and_on_sighup() {
         assert_eq!(adapter.get_ok(custom).await["items"][0]["value"], "2");
     }
 
+    // A ConfigMap emptied by mistake is refused; the previous rules keep serving.
+    adapter.write_rules("# the rules moved to another ConfigMap\n");
+    adapter
+        .wait_for_log("no rules at all", Duration::from_secs(20))
+        .await;
+    assert_eq!(adapter.get_ok(external).await["items"][0]["value"], "7");
+    assert_eq!(adapter.get_ok(custom).await["items"][0]["value"], "2");
+
     // Back to custom rules only: the external group goes away.
     adapter.write_rules(ASR_RULES);
     wait_for_status(&adapter, external, 404).await;
@@ -85,10 +93,13 @@ async fn rules_reload_when_the_file_changes_and_on_sighup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_when_polling_is_off() {
     let cluster = KubeDouble::start().await;
-    let dead = format!("http://127.0.0.1:{}", crate::support::harness::free_port());
+    // A Prometheus with no series: the new rules' first relist succeeds, so they are applied.
+    let prometheus = crate::support::prometheus::Prometheus::builder()
+        .start()
+        .await;
     let adapter = Adapter::builder(ASR_RULES)
         .arg("--config-reload-interval=0")
-        .start(&dead, &cluster.kubeconfig())
+        .start(prometheus.base_url(), &cluster.kubeconfig())
         .await;
     adapter.get_ok("/apis/custom.metrics.k8s.io/v1beta1").await;
     adapter.write_rules(EXTERNAL);

@@ -18,6 +18,7 @@ pub struct AdapterBuilder {
     args: Vec<String>,
     arg0: Option<String>,
     leading: Vec<String>,
+    ready_within: Duration,
 }
 
 /// A running adapter.
@@ -39,6 +40,13 @@ pub fn https_client() -> reqwest::Client {
 }
 
 impl AdapterBuilder {
+    /// Wait this long for `/readyz` (the first relist) instead of the harness's default.
+    #[allow(dead_code)] // benches/scale.rs: a first relist of a million series takes a while
+    pub fn ready_within(mut self, timeout: Duration) -> Self {
+        self.ready_within = timeout;
+        self
+    }
+
     /// Pass a flag (`--name=value`).
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
@@ -79,7 +87,7 @@ impl AdapterBuilder {
                 ChildProcess::spawn("metrics-adapter", command, &dir.path().join("adapter.log"));
             let url = format!("https://127.0.0.1:{port}/readyz");
             let probe_client = client.clone();
-            let startup = harness::await_ready(&mut process, || {
+            let startup = harness::await_ready_within(&mut process, self.ready_within, || {
                 let c = probe_client.clone();
                 let u = url.clone();
                 async move {
@@ -111,6 +119,7 @@ impl Adapter {
             args: Vec::new(),
             arg0: None,
             leading: Vec::new(),
+            ready_within: harness::START_TIMEOUT,
         }
     }
 

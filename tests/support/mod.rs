@@ -10,4 +10,5 @@ pub mod kube;
 pub mod prometheus;
 pub mod redis;
 pub mod reference;
+pub mod victoria_metrics;
 pub mod world;

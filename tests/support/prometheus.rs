@@ -68,6 +68,7 @@ impl QueryResult {
 pub struct PrometheusBuilder {
     jobs: Vec<(String, String)>,
     rules: Vec<(String, String)>,
+    blocks: Option<std::path::PathBuf>,
 }
 
 impl PrometheusBuilder {
@@ -84,6 +85,13 @@ impl PrometheusBuilder {
     /// Adds recording rule `record: expr`, evaluated every second.
     pub fn recording_rule(mut self, record: &str, expr: &str) -> Self {
         self.rules.push((record.to_string(), expr.to_string()));
+        self
+    }
+
+    /// Starts on a copy of the TSDB blocks in `dir` (made with `promtool tsdb create-blocks-from`),
+    /// kept 30 days instead of an hour. The copy is Prometheus' to compact; `dir` is left as is.
+    pub fn blocks_from(mut self, dir: &Path) -> Self {
+        self.blocks = Some(dir.to_path_buf());
         self
     }
 
@@ -127,6 +135,13 @@ impl PrometheusBuilder {
             json!({ "groups": [{ "name": "harness", "interval": "1s", "rules": rules }] });
         write_json(&config_path, &config);
         write_json(&rules_path, &rule_groups);
+        let retention = match &self.blocks {
+            Some(blocks) => {
+                copy_dir(blocks, &data_path);
+                "30d"
+            }
+            None => "1h",
+        };
 
         let client = http_client();
         for _ in 0..START_ATTEMPTS {
@@ -140,7 +155,7 @@ impl PrometheusBuilder {
                 .arg("--log.level=warn")
                 // The smallest WAL segment Prometheus accepts; tests keep minutes of data.
                 .arg("--storage.tsdb.wal-segment-size=10MB")
-                .arg("--storage.tsdb.retention.time=1h")
+                .arg(format!("--storage.tsdb.retention.time={retention}"))
                 // Hidden flag: the scrape manager otherwise applies new targets on its own 5 s
                 // tick too, which can add up to another 5 s before the first scrape.
                 .arg("--scrape.discovery-reload-interval=100ms");
@@ -161,6 +176,23 @@ impl PrometheusBuilder {
             }
         }
         panic!("prometheus lost the race for a free port {START_ATTEMPTS} times");
+    }
+}
+
+/// Copy the directory tree `from` to `to` (created).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
+    let entries =
+        std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| panic!("read {}: {e}", from.display()));
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .unwrap_or_else(|e| panic!("copy {}: {e}", entry.path().display()));
+        }
     }
 }
 
@@ -314,7 +346,7 @@ impl Prometheus {
     }
 }
 
-fn parse_query_data(data: &Value) -> Result<QueryResult, String> {
+pub(super) fn parse_query_data(data: &Value) -> Result<QueryResult, String> {
     match data["resultType"].as_str() {
         Some("scalar") => parse_point(&data["result"]).map(QueryResult::Scalar),
         Some("vector") => {

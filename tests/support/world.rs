@@ -7,6 +7,7 @@ use super::adapter::{Adapter, AdapterBuilder};
 use super::exporter::Exporter;
 use super::kube::{self, KubeDouble};
 use super::prometheus::Prometheus;
+use super::victoria_metrics::VictoriaMetrics;
 
 /// A Pods metric served the way prometheus-adapter's docs serve one.
 pub const ASR_RULES: &str = r#"rules:
@@ -77,6 +78,25 @@ impl World {
             1,
         )
         .await
+    }
+
+    /// Start VictoriaMetrics with `flags`, scraping this world's exporter as its Prometheus
+    /// does, and wait until `count(<ready>)` is `series` there too.
+    pub async fn victoria_metrics(
+        &self,
+        ready: &str,
+        series: usize,
+        flags: &[&str],
+    ) -> VictoriaMetrics {
+        let victoria = VictoriaMetrics::start(&[("exporter", self.exporter.target())], flags).await;
+        victoria
+            .wait_for(
+                &format!("count({ready})"),
+                |r| r.single_value() == Some(series as f64),
+                Duration::from_secs(30),
+            )
+            .await;
+        victoria
     }
 
     /// Start an adapter against this world's Prometheus and cluster.

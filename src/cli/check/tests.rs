@@ -1,3 +1,5 @@
+use std::path::Path;
+
 use super::*;
 
 use crate::reference_files::{reference_path as reference, without_reference};
@@ -13,6 +15,8 @@ fn args(config: PathBuf) -> CheckArgs {
         names: Vec::new(),
         selector: String::new(),
         output: OutputFormat::Text,
+        strict: false,
+        lister_kubeconfig: None,
     }
 }
 
@@ -76,8 +80,13 @@ fn every_reference_file_checks_as_documented() {
         "upstream-walkthrough.yaml",
         "upstream-externalmetrics.yaml",
     ] {
-        let report = run(&args(reference(name)));
+        // No warnings either: they pass --strict.
+        let report = run(&CheckArgs {
+            strict: true,
+            ..args(reference(name))
+        });
         assert!(report.success, "{name}: {}", report.stderr);
+        assert_eq!(report.stderr, "", "{name}");
     }
     let report = run(&args(reference("upstream-docs-sample-config.yaml")));
     assert!(!report.success);
@@ -419,5 +428,266 @@ fn render_resource_rules_for_pods_and_nodes() {
             ..resource_args("nodes", None, &["n"])
         },
         "no resourceRules in this file",
+    );
+}
+
+#[test]
+fn the_shipped_rules_files_pass_strict() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("config/demo.yaml")];
+    for example in std::fs::read_dir(root.join("config/examples")).unwrap() {
+        files.push(example.unwrap().path().join("rules.yaml"));
+    }
+    assert!(files.len() >= 5, "{files:?}");
+    for path in files {
+        let report = run(&CheckArgs {
+            strict: true,
+            ..args(path.clone())
+        });
+        assert!(report.success, "{}: {}", path.display(), report.stderr);
+        assert_eq!(report.stderr, "", "{}", path.display());
+    }
+}
+
+/// One rule per offline lint, and one the loader warns about.
+const LINTED: &str = r#"rules:
+- seriesQuery: '{namespace!="",pod!=""}'
+  resources: {template: <<.Resource>>}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+- seriesQuery: 'http_requests_total{pod!=""}'
+  resources:
+    overrides: {pod: {resource: pod}}
+  name: {matches: ^(.*)_(total)$, as: $1_per_second}
+  metricsQuery: sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)
+- seriesQuery: 'http_requests{pod!=""}'
+  resources:
+    overrides: {pod: {resource: pod}}
+  name: {as: requests/s}
+- seriesQuery: 'other_requests{pod!=""}'
+  resources:
+    overrides: {pod: {resource: pod}}
+  name: {as: requests/s}
+  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)
+"#;
+
+#[test]
+fn every_lint_is_a_warning_naming_file_position_rule_and_fix() {
+    let (_dir, path) = write(LINTED);
+    let report = run(&args(path.clone()));
+    assert!(report.success, "{}", report.stderr);
+    let file = path.display();
+    let lines: Vec<&str> = report.stderr.lines().collect();
+    let url_path = r#"the metrics APIs put the name in a URL path, where the API server refuses names that are empty, "." or "..", or contain "/" or "%", so no HPA can ask for it; change name.as"#;
+    assert_eq!(
+        lines,
+        [
+            format!(
+                r#"warning: {file}:2:16: rules[0] (seriesQuery "{{namespace!=\"\",pod!=\"\"}}"): seriesQuery: no matcher on the metric name: every relist lists every series of Prometheus that the other matchers admit (on a large Prometheus, millions); name the metric (my_metric{{…}}) or match the names the rule serves ({{__name__=~"my_prefix_.*",…}})"#
+            ),
+            format!(
+                r#"warning: {file}:8:19: rules[1] (seriesQuery "http_requests_total{{pod!=\"\"}}"): name.matches: capture groups 1 and 2 of "^(.*)_(total)$" never used in name.as "$1_per_second" ("$1_per_second" refers to a group named "1_per_second", which does not exist: write "${{1}}_per_second")"#
+            ),
+            // The misread reference expands to nothing.
+            format!(
+                r#"warning: {file}:8:39: rules[1] (seriesQuery "http_requests_total{{pod!=\"\"}}"): name.as: the metric name this rule makes of series "http_requests_total", "", is empty: {url_path}"#
+            ),
+            format!(
+                r#"warning: {file}:10:16: rules[2] (seriesQuery "http_requests{{pod!=\"\"}}"): metricsQuery: missing: the rule's metrics are listed but every request for them fails"#
+            ),
+            format!(
+                r#"warning: {file}:13:14: rules[2] (seriesQuery "http_requests{{pod!=\"\"}}"): name.as: metric name "requests/s" contains "/": {url_path}"#
+            ),
+            format!(
+                r#"warning: {file}:17:14: rules[3] (seriesQuery "other_requests{{pod!=\"\"}}"): name.as: metric name "requests/s" contains "/": {url_path}"#
+            ),
+            format!(
+                r#"warning: {file}:17:14: rules[3] (seriesQuery "other_requests{{pod!=\"\"}}"): name.as: metric "requests/s" for pods is also produced by rules[2] (line 10) (seriesQuery "http_requests{{pod!=\"\"}}"): the last rule wins, so the earlier rule's series are never served for it; give one of them another name (name.as) or map them to different resources"#
+            ),
+        ]
+    );
+    assert!(
+        report
+            .stdout
+            .starts_with(&format!("{file}: ok: 4 custom rules"))
+    );
+}
+
+#[test]
+fn strict_makes_warnings_errors() {
+    let (_dir, path) = write(LINTED);
+    let report = run(&CheckArgs {
+        strict: true,
+        ..args(path.clone())
+    });
+    assert!(!report.success);
+    assert_eq!(report.stderr.matches("\nwarning: ").count() + 1, 7);
+    assert!(
+        report.stderr.ends_with(&format!(
+            "{}: refused, 7 warnings (--strict)\n",
+            path.display()
+        )),
+        "{}",
+        report.stderr
+    );
+    // The description is still printed: the file loads.
+    assert!(
+        report.stdout.contains("rules[3] (line 14)"),
+        "{}",
+        report.stdout
+    );
+
+    // The loader's own warnings count too.
+    let (_other, missing_query) =
+        write("rules:\n- seriesQuery: 'a{pod!=\"\"}'\n  resources: {template: <<.Resource>>}\n");
+    let report = run(&CheckArgs {
+        strict: true,
+        ..args(missing_query.clone())
+    });
+    assert!(!report.success);
+    assert!(
+        report.stderr.contains("metricsQuery: missing"),
+        "{}",
+        report.stderr
+    );
+    assert!(
+        report.stderr.ends_with("refused, 1 warning (--strict)\n"),
+        "{}",
+        report.stderr
+    );
+    assert!(run(&args(missing_query)).success);
+
+    // A clean file passes --strict, and so does --render.
+    let (_clean, clean) = write(
+        "rules:\n- seriesQuery: 'a{pod!=\"\"}'\n  resources: {template: <<.Resource>>}\n  metricsQuery: sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)\n",
+    );
+    let report = run(&CheckArgs {
+        strict: true,
+        ..args(clean.clone())
+    });
+    assert!(report.success, "{}", report.stderr);
+    assert_eq!(report.stderr, "");
+    let mut render = render_args(clean, "a", "pods");
+    render.strict = true;
+    render.namespace = Some("default".into());
+    render.names = vec!["p".into()];
+    let report = run(&render);
+    assert!(report.success, "{}", report.stderr);
+    // Under --strict a render of a file with warnings fails too, after printing its query.
+    let mut render = render_args(path, "app_requests", "pods");
+    render.namespace = Some("default".into());
+    render.names = vec!["p".into()];
+    let report = run(&render);
+    assert!(report.success, "{}", report.stderr);
+    let query = "rules[0]: app_requests (pods)\n  sum(app_requests{namespace=\"default\",pod=\"p\"}) by (pod)\n";
+    assert_eq!(report.stdout, query);
+    render.strict = true;
+    let report = run(&render);
+    assert!(!report.success);
+    assert_eq!(report.stdout, query);
+    assert!(
+        report.stderr.ends_with("refused, 7 warnings (--strict)\n"),
+        "{}",
+        report.stderr
+    );
+}
+
+#[test]
+fn json_lists_the_warnings_with_their_kind_position_and_rule() {
+    let (_dir, path) = write(LINTED);
+    let report = run(&CheckArgs {
+        output: OutputFormat::Json,
+        ..args(path.clone())
+    });
+    assert!(report.success);
+    let doc: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    let warnings = doc["warnings"].as_array().unwrap();
+    let kinds: Vec<&str> = warnings
+        .iter()
+        .map(|w| w["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "no-metric-name-matcher",
+            "unused-capture-group",
+            "invalid-metric-name",
+            "config",
+            "invalid-metric-name",
+            "invalid-metric-name",
+            "duplicate-metric",
+        ]
+    );
+    let file = path.display().to_string();
+    assert_eq!(
+        warnings[1],
+        serde_json::json!({
+            "kind": "unused-capture-group",
+            "file": file,
+            "line": 8,
+            "column": 19,
+            "rule": {"section": "rules", "index": 1, "seriesQuery": "http_requests_total{pod!=\"\"}"},
+            "field": "name.matches",
+            "message": "capture groups 1 and 2 of \"^(.*)_(total)$\" never used in name.as \"$1_per_second\" (\"$1_per_second\" refers to a group named \"1_per_second\", which does not exist: write \"${1}_per_second\")",
+            "text": format!("{file}:{}", report.stderr.lines().nth(1).unwrap().strip_prefix(&format!("warning: {file}:")).unwrap()),
+        })
+    );
+    // Every warning's text is the line the text output prints.
+    for (w, line) in warnings.iter().zip(report.stderr.lines()) {
+        assert_eq!(format!("warning: {}", w["text"].as_str().unwrap()), line);
+    }
+    // resourceRules have no index or series query.
+    let (_other, resource) = write(
+        "resourceRules:\n  cpu:\n    containerQuery: sum(x{<<.LabelMatchers>>}) by (<<.GroupBy>>)\n    nodeQuery: sum(y{<<.LabelMatchers>>}) by (<<.GroupBy>>)\n    resources: {overrides: {pod: {resource: pod}}}\n    containerLabel: ''\n  memory:\n    containerQuery: sum(x{<<.LabelMatchers>>}) by (<<.GroupBy>>)\n    nodeQuery: sum(y{<<.LabelMatchers>>}) by (<<.GroupBy>>)\n    resources: {overrides: {pod: {resource: pod}}}\n    containerLabel: container\n",
+    );
+    let report = run(&CheckArgs {
+        output: OutputFormat::Json,
+        ..args(resource)
+    });
+    let doc: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+    assert_eq!(
+        doc["warnings"][0]["rule"],
+        serde_json::json!({"section": "resourceRules", "index": null, "seriesQuery": null})
+    );
+    assert_eq!(doc["warnings"][0]["field"], "cpu.containerLabel");
+}
+
+#[test]
+fn a_cluster_that_cannot_be_read_is_an_error() {
+    let (_dir, path) = write("rules: []\n");
+    let report = run(&CheckArgs {
+        lister_kubeconfig: Some(path.with_file_name("no-such-kubeconfig")),
+        ..args(path.clone())
+    });
+    assert!(!report.success);
+    assert!(
+        report.stderr.starts_with("--lister-kubeconfig: "),
+        "{}",
+        report.stderr
+    );
+    // A kubeconfig whose server refuses connections.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let kubeconfig = path.with_file_name("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'http://127.0.0.1:{port}'}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"),
+    )
+    .unwrap();
+    let report = run(&CheckArgs {
+        lister_kubeconfig: Some(kubeconfig.clone()),
+        ..args(path)
+    });
+    assert!(!report.success);
+    assert_eq!(report.stdout, "");
+    assert!(
+        report.stderr.starts_with(&format!(
+            "--lister-kubeconfig {}: cannot read the cluster's API discovery: ",
+            kubeconfig.display()
+        )),
+        "{}",
+        report.stderr
     );
 }

@@ -62,7 +62,7 @@ fn forbidden_messages() {
     match attrs("/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/%2A/http_requests")
         .forbidden(user)
     {
-        Refusal::Forbidden {
+        ApiError::Forbidden {
             message,
             name,
             group,
@@ -82,7 +82,7 @@ fn forbidden_messages() {
         other => panic!("{other:?}"),
     }
     match attrs("/metrics").forbidden("u") {
-        Refusal::Forbidden { message, .. } => assert_eq!(
+        ApiError::Forbidden { message, .. } => assert_eq!(
             message,
             "forbidden: User \"u\" cannot get path \"/metrics\""
         ),
@@ -144,4 +144,132 @@ fn bearer_tokens() {
     assert_eq!(bearer_token(&headers), None);
     headers.insert("authorization", "bearer  ".parse().unwrap());
     assert_eq!(bearer_token(&headers), None);
+}
+
+/// A CA, and client certificates it issued for these CNs (clientAuth usage).
+struct Pki {
+    ca_pem: String,
+    chains: Vec<PeerCertificates>,
+}
+
+fn pki(cns: &[&str]) -> Pki {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "front-proxy-ca");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let chains = cns
+        .iter()
+        .map(|cn| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, *cn);
+            params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            PeerCertificates(Arc::new(vec![cert.der().clone()]))
+        })
+        .collect();
+    Pki {
+        ca_pem: ca.pem(),
+        chains,
+    }
+}
+
+/// An `Auth` whose reviewers point nowhere: these tests never reach them.
+fn auth(config: AuthenticationConfig) -> Auth {
+    let nowhere =
+        kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+    Auth::new(
+        config,
+        Reviewer::new(nowhere.clone()),
+        Reviewer::new(nowhere),
+        AuthOptions {
+            always_allow_paths: vec!["/healthz".into()],
+            always_allow_groups: vec!["system:masters".into()],
+            token_cache_ttl: Duration::from_secs(10),
+            authorized_ttl: Duration::from_secs(10),
+            unauthorized_ttl: Duration::from_secs(10),
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn front_proxy_headers_count_only_behind_an_allowed_certificate_of_the_request_header_ca() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let trusted = pki(&["front-proxy-client", "someone-else"]);
+    let stranger = pki(&["front-proxy-client"]);
+    let auth = auth(AuthenticationConfig {
+        requestheader_ca: Some(trusted.ca_pem.clone()),
+        allowed_names: vec!["front-proxy-client".into()],
+        ..AuthenticationConfig::default()
+    });
+    let mut headers = HeaderMap::new();
+    headers.append("x-remote-user", "alice".parse().unwrap());
+    headers.append("x-remote-group", "team-a".parse().unwrap());
+
+    let user = auth
+        .authenticate(Some(&trusted.chains[0]), &headers)
+        .await
+        .unwrap();
+    assert_eq!(user.name, "alice");
+    assert_eq!(user.groups, ["team-a", "system:authenticated"]);
+
+    // The right CA but a CN that is not allowed, or an allowed CN from another CA: the
+    // credential does not verify, so 401, never anonymous.
+    for chain in [&trusted.chains[1], &stranger.chains[0]] {
+        assert_eq!(
+            auth.authenticate(Some(chain), &headers).await,
+            Err(ApiError::Unauthorized)
+        );
+    }
+    // Without a certificate the headers are ignored: anonymous.
+    let anonymous = auth.authenticate(None, &headers).await.unwrap();
+    assert_eq!(anonymous.name, "system:anonymous");
+
+    // With no allowed names, any certificate of the CA will do.
+    let open = self::auth(AuthenticationConfig {
+        requestheader_ca: Some(trusted.ca_pem.clone()),
+        ..AuthenticationConfig::default()
+    });
+    let user = open
+        .authenticate(Some(&trusted.chains[1]), &headers)
+        .await
+        .unwrap();
+    assert_eq!(user.name, "alice");
+}
+
+#[tokio::test]
+async fn masters_and_always_allowed_paths_need_no_review() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let auth = auth(AuthenticationConfig::default());
+    let master = UserInfo {
+        name: "admin".into(),
+        groups: vec!["system:masters".into()],
+        ..UserInfo::default()
+    };
+    let nobody = UserInfo {
+        name: "system:anonymous".into(),
+        ..UserInfo::default()
+    };
+    let path = "/apis/custom.metrics.k8s.io/v1beta1/namespaces/a/pods/*/m";
+    assert!(auth.authorize(&master, &Method::GET, path).await.is_ok());
+    assert!(
+        auth.authorize(&nobody, &Method::GET, "/healthz")
+            .await
+            .is_ok()
+    );
+    // Anyone else needs a SubjectAccessReview; the cluster cannot be asked here: a 500, not a
+    // 403 (kube-apiserver answers authorizer errors so).
+    match auth.authorize(&nobody, &Method::GET, path).await {
+        Err(ApiError::Internal(cause)) => {
+            assert!(cause.contains("SubjectAccessReview failed"), "{cause}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
