@@ -1,34 +1,74 @@
-//! The Prometheus response decoders: `decode_query` (`/api/v1/query`) and `decode_series`
-//! (`/api/v1/series`) on any body. The harness only calls the public entry points, so it keeps
-//! working when their internals change (streaming decoders).
+//! The Prometheus response decoders: `/api/v1/query`, `/api/v1/series` and the label APIs, on any
+//! body, each both from memory and as a stream (`prometheus::decode`). The harness only calls
+//! those public entry points, so it keeps working when the decoders' internals change.
 //!
-//! Input: the response body. Invariants: a decoded instant-query answer, written back as
-//! Prometheus writes it, decodes to the same answer (NaN as NaN); a decoded series list is
-//! sorted without duplicates, and written back decodes to the same list.
+//! Input: the response body. Invariants: the streaming decoder (fed a few bytes at a time) and
+//! the in-memory one agree; a decoded instant-query answer, written back as Prometheus writes
+//! it, decodes to the same answer (NaN as NaN); a decoded series list is sorted without
+//! duplicates and written back decodes to the same list; so does a label list.
 #![no_main]
 
+use std::io::Read;
+
 use libfuzzer_sys::fuzz_target;
-use metrics_adapter::prometheus::{QueryResult, Sample, SeriesInfo, decode_query, decode_series};
+use metrics_adapter::prometheus::{QueryResult, Sample, SeriesInfo, decode};
 use serde_json::{Value, json};
 
 fuzz_target!(|body: &[u8]| {
-    if let Ok(result) = decode_query(body) {
+    let query = decode::query_slice(body);
+    match (&query, decode::query_reader(Trickle(body))) {
+        (Ok(a), Ok(b)) => assert!(same_result(a, &b), "{a:?} streamed as {b:?}"),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("in memory {a:?}, streamed {b:?}"),
+    }
+    if let Ok(result) = query {
         if let Some(written) = write_query(&result) {
-            let again = decode_query(written.as_bytes())
+            let again = decode::query_slice(written.as_bytes())
                 .unwrap_or_else(|e| panic!("{written} does not decode: {e}"));
             assert!(same_result(&result, &again), "{result:?} vs {again:?}");
         }
     }
-    if let Ok(series) = decode_series(body) {
+
+    let series = decode::series_slice(body);
+    match (&series, decode::series_reader(Trickle(body))) {
+        (Ok(a), Ok(b)) => assert_eq!(a, &b),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("in memory {a:?}, streamed {b:?}"),
+    }
+    if let Ok(series) = series {
         for pair in series.windows(2) {
             assert!(pair[0] < pair[1], "not sorted and distinct: {pair:?}");
         }
         let written = write_series(&series);
-        let again = decode_series(written.as_bytes())
+        let again = decode::series_slice(written.as_bytes())
             .unwrap_or_else(|e| panic!("{written} does not decode: {e}"));
         assert_eq!(again, series);
     }
+
+    let labels = decode::labels_slice(body);
+    match (&labels, decode::labels_reader(Trickle(body))) {
+        (Ok(a), Ok(b)) => assert_eq!(a, &b),
+        (Err(_), Err(_)) => {}
+        (a, b) => panic!("in memory {a:?}, streamed {b:?}"),
+    }
+    if let Ok(labels) = labels {
+        let written = json!({"status": "success", "data": labels}).to_string();
+        assert_eq!(decode::labels_slice(written.as_bytes()).ok(), Some(labels));
+    }
 });
+
+/// A body arriving a few bytes at a time, as a slow connection delivers it.
+struct Trickle<'a>(&'a [u8]);
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.0.len()).min(7);
+        let (now, later) = self.0.split_at(n);
+        buf[..n].copy_from_slice(now);
+        self.0 = later;
+        Ok(n)
+    }
+}
 
 /// A sample value as Prometheus writes it (Go's `strconv.FormatFloat(v, 'f', -1, 64)` or
 /// `NaN`/`+Inf`/`-Inf`); Rust's shortest round-trip form reads back to the same f64.
