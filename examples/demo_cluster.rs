@@ -23,6 +23,10 @@ mod exporter;
 #[allow(dead_code, unused_imports)]
 #[path = "../tests/support/kube/mod.rs"]
 mod kube;
+// The double's label selector matcher (`kube` reaches it as `super::super::label_match`).
+#[allow(dead_code)]
+#[path = "../tests/support/label_match.rs"]
+mod label_match;
 
 use std::time::Duration;
 

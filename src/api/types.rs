@@ -123,7 +123,7 @@ pub fn metric_value_list(version: CustomVersion, values: &[MetricValue], pretty:
 #[serde(rename_all = "camelCase")]
 struct ExternalItem<'a> {
     metric_name: &'a str,
-    metric_labels: &'a BTreeMap<String, String>,
+    metric_labels: &'a crate::prometheus::SampleLabels,
     timestamp: String,
     value: &'a str,
 }
@@ -405,7 +405,7 @@ mod tests {
         let body = external_metric_value_list(
             &[ExternalValue {
                 metric: "queue_depth".into(),
-                labels: BTreeMap::new(),
+                labels: Default::default(),
                 timestamp: crate::provider::unix_timestamp(1_700_000_000.9),
                 value: "3750m".into(),
             }],

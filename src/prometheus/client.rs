@@ -382,7 +382,13 @@ impl PrometheusClient {
         if !(200..300).contains(&status) && !matches!(status, 400 | 422 | 503) {
             return Err(Error::Status(status));
         }
-        body::read(response, inner.config.max_response_bytes, transport).await
+        let answer = body::read(response, inner.config.max_response_bytes, transport).await;
+        match answer {
+            // Prometheus' own errors come as JSON with these codes; anything else with them (a
+            // proxy's page, a Prometheus still starting up) is reported by its status code.
+            Err(Error::Decode(_)) if !(200..300).contains(&status) => Err(Error::Status(status)),
+            answer => answer,
+        }
     }
 
     /// An instant query at the current time. Calls with the same query while one is in flight

@@ -16,7 +16,7 @@ pub(crate) mod stand_in;
 
 pub use body::Transfer;
 pub use client::{ClientConfig, ConfigError, PrometheusClient, Verb};
-pub use response::{QueryResult, Sample, SeriesInfo};
+pub use response::{QueryResult, Sample, SampleLabels, SeriesInfo};
 
 /// Why a Prometheus call failed. These go to the log, never into an API response.
 #[derive(Debug, thiserror::Error)]

@@ -45,7 +45,7 @@ fn values_in_order(
             continue;
         };
         if let Some(value) = sample_quantity(sample, Format::DecimalSI, metric) {
-            by_name.insert(name.as_str(), value);
+            by_name.insert(name, value);
         }
     }
     names

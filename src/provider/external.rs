@@ -1,6 +1,8 @@
 //! external.metrics.k8s.io: one query per request, one item per returned sample.
 
 use super::{ExternalValue, Provider, ProviderError, sample_quantity, unavailable, unix_timestamp};
+use std::sync::Arc;
+
 use crate::prometheus::QueryResult;
 use crate::quantity::{self, Format};
 use crate::selector::Selector;
@@ -44,25 +46,29 @@ impl Provider {
                 tracing::warn!(metric = %req.metric, rule = %rule.at, error = %e, "no query for this external metric request");
                 ProviderError::FetchFailed
             })?;
-        let result = self.vector(&query).await?;
-        match &*result {
+        // The answer is usually this request's alone: its labels move into the values instead
+        // of being copied (a big answer would otherwise be held twice).
+        let result =
+            Arc::try_unwrap(self.vector(&query).await?).unwrap_or_else(|shared| (*shared).clone());
+        match result {
             QueryResult::Vector(samples) => Ok(samples
-                .iter()
+                .into_iter()
                 .filter_map(|sample| {
+                    let value = sample_quantity(&sample, Format::DecimalSI, &req.metric)?;
                     Some(ExternalValue {
                         metric: req.metric.clone(),
-                        labels: sample.labels.clone(),
+                        labels: sample.labels,
                         timestamp: unix_timestamp(sample.timestamp),
-                        value: sample_quantity(sample, Format::DecimalSI, &req.metric)?,
+                        value,
                     })
                 })
                 .collect()),
             QueryResult::Scalar { value, timestamp } => {
-                match quantity::from_f64(*value, Format::DecimalSI) {
+                match quantity::from_f64(value, Format::DecimalSI) {
                     Ok(value) => Ok(vec![ExternalValue {
                         metric: req.metric.clone(),
                         labels: Default::default(),
-                        timestamp: unix_timestamp(*timestamp),
+                        timestamp: unix_timestamp(timestamp),
                         value,
                     }]),
                     Err(e) => {

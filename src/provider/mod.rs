@@ -5,7 +5,6 @@ mod custom;
 mod external;
 mod resource;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use custom::CustomRequest;
@@ -17,7 +16,7 @@ pub use resource::{
 use serde::Serialize;
 
 use crate::kube::Cluster;
-use crate::prometheus::{PrometheusClient, QueryResult, Sample};
+use crate::prometheus::{PrometheusClient, QueryResult, Sample, SampleLabels};
 use crate::quantity::{self, Format};
 use crate::registry::{Registry, SharedRegistry};
 use crate::selector::LabelSelector;
@@ -58,7 +57,7 @@ pub struct ExternalValue {
     /// The metric name.
     pub metric: String,
     /// All labels of the sample.
-    pub labels: BTreeMap<String, String>,
+    pub labels: SampleLabels,
     /// The sample's time.
     pub timestamp: jiff::Timestamp,
     /// Canonical quantity text.

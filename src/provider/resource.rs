@@ -243,7 +243,10 @@ impl Provider {
                 continue;
             };
             if let Some(v) = usage(sample, format) {
-                values.insert((pod.clone(), container.clone()), (v, sample.timestamp));
+                values.insert(
+                    (pod.to_string(), container.to_string()),
+                    (v, sample.timestamp),
+                );
             }
         }
         Ok(values)
@@ -355,7 +358,9 @@ impl Provider {
                 sample.labels.get(&query.resource_label),
                 usage(sample, format),
             ) {
-                values.entry(node.clone()).or_insert((v, sample.timestamp));
+                values
+                    .entry(node.to_string())
+                    .or_insert((v, sample.timestamp));
             }
         }
         Ok(values)

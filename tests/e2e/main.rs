@@ -22,6 +22,7 @@ mod deploy;
 mod discovery;
 mod docs;
 mod external_and_resource;
+mod faults;
 mod lifecycle;
 mod operating;
 mod prometheus_client;

@@ -63,6 +63,26 @@ impl ChildProcess {
             .unwrap_or_else(|e| panic!("wait for {}: {e}", self.name))
     }
 
+    /// Sends SIGTERM and waits until the process exits; SIGKILL after `timeout`. Returns the
+    /// exit status (of the kill, if it came to that).
+    pub async fn terminate(&mut self, timeout: Duration) -> ExitStatus {
+        // `kill` the command, as the crate has no signal API of its own.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let started = Instant::now();
+        while started.elapsed() < timeout {
+            if let Some(status) = self.exit_status() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = self.child.kill();
+        self.child
+            .wait()
+            .unwrap_or_else(|e| panic!("wait for {}: {e}", self.name))
+    }
+
     /// The last `lines` lines the process wrote to stdout or stderr.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();

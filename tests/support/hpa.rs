@@ -15,6 +15,7 @@ pub mod wire;
 
 use std::future::Future;
 
+use super::label_match::Selector;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::autoscaling::v1::{Scale, ScaleSpec, ScaleStatus};
 use k8s_openapi::api::autoscaling::v2::{
@@ -22,7 +23,6 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::Pod;
 use metrics_adapter::quantity::Quantity;
-use metrics_adapter::selector::Selector;
 
 use calc::{
     ConditionStatus, ContainerRequests, PodMetrics, PodPhase, PodState, Proposal, ReadyCondition,
@@ -128,7 +128,7 @@ impl ClusterState for InMemoryCluster {
     }
 
     async fn pods(&self, namespace: &str, selector: &str) -> Result<Vec<Pod>, String> {
-        let selector = Selector::parse(selector).map_err(|e| e.to_string())?;
+        let selector = Selector::parse(selector)?;
         Ok(self
             .pods
             .iter()

@@ -4,9 +4,11 @@
 pub mod adapter;
 pub mod double_cluster;
 pub mod exporter;
+pub mod faulty_prometheus;
 pub mod harness;
 pub mod hpa;
 pub mod kube;
+pub mod label_match;
 pub mod prometheus;
 pub mod redis;
 pub mod reference;

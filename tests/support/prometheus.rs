@@ -8,6 +8,10 @@
 //! 2.42 discovery manager hands targets to the scrape manager on a fixed 5 s tick (the scrape
 //! side's own tick is shortened with `--scrape.discovery-reload-interval`). Budget for that in
 //! every test that starts its own Prometheus.
+//!
+//! A test can stop Prometheus ([`Prometheus::stop`], a graceful SIGTERM, or [`Prometheus::kill`],
+//! a crash) and start it again on the same port with the same data dir
+//! ([`Prometheus::start_again`]): what was scraped before is still there afterwards.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +21,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::harness::{ChildProcess, START_ATTEMPTS, Startup, await_ready, free_port, http_client};
+
+/// How long a graceful stop may take before the process is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Label names to values of one series, `__name__` included.
 pub type Labels = BTreeMap<String, String>;
@@ -146,30 +153,18 @@ impl PrometheusBuilder {
         let client = http_client();
         for _ in 0..START_ATTEMPTS {
             let port = free_port();
-            let mut command = Command::new("prometheus");
-            command
-                .current_dir(dir.path())
-                .arg(format!("--config.file={}", config_path.display()))
-                .arg(format!("--storage.tsdb.path={}", data_path.display()))
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .arg("--log.level=warn")
-                // The smallest WAL segment Prometheus accepts; tests keep minutes of data.
-                .arg("--storage.tsdb.wal-segment-size=10MB")
-                .arg(format!("--storage.tsdb.retention.time={retention}"))
-                // Hidden flag: the scrape manager otherwise applies new targets on its own 5 s
-                // tick too, which can add up to another 5 s before the first scrape.
-                .arg("--scrape.discovery-reload-interval=100ms");
-            let mut process =
-                ChildProcess::spawn("prometheus", command, &dir.path().join("prometheus.log"));
-            let base_url = format!("http://127.0.0.1:{port}");
+            let (mut process, base_url) = spawn(dir.path(), port, "prometheus.log", retention);
             let probe = || is_ready(&client, &base_url, &data_path);
             match await_ready(&mut process, probe).await {
                 Startup::Ready => {
                     return Prometheus {
-                        process,
+                        process: Some(process),
+                        runs: 1,
+                        retention,
+                        port,
                         base_url,
                         client,
-                        _dir: dir,
+                        dir,
                     };
                 }
                 Startup::PortTaken => continue,
@@ -177,6 +172,32 @@ impl PrometheusBuilder {
         }
         panic!("prometheus lost the race for a free port {START_ATTEMPTS} times");
     }
+}
+
+/// Starts `prometheus` on `port` with the config and data dir in `dir`, logging to `log` in
+/// `dir`; the process and its base URL.
+fn spawn(dir: &Path, port: u16, log: &str, retention: &str) -> (ChildProcess, String) {
+    let mut command = Command::new("prometheus");
+    command
+        .current_dir(dir)
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--log.level=warn")
+        // The smallest WAL segment Prometheus accepts; tests keep minutes of data.
+        .arg("--storage.tsdb.wal-segment-size=10MB")
+        .arg(format!("--storage.tsdb.retention.time={retention}"))
+        // Hidden flag: the scrape manager otherwise applies new targets on its own 5 s
+        // tick too, which can add up to another 5 s before the first scrape.
+        .arg("--scrape.discovery-reload-interval=100ms");
+    let process = ChildProcess::spawn("prometheus", command, &dir.join(log));
+    (process, format!("http://127.0.0.1:{port}"))
 }
 
 /// Copy the directory tree `from` to `to` (created).
@@ -222,11 +243,17 @@ async fn is_ready(client: &reqwest::Client, base_url: &str, data_path: &Path) ->
 
 /// A running Prometheus. Dropping it kills the process and removes its data dir.
 pub struct Prometheus {
-    // Declared before the dir so the process is gone before its files are removed.
-    process: ChildProcess,
+    // Declared before the dir so the process is gone before its files are removed. `None`
+    // while stopped.
+    process: Option<ChildProcess>,
+    /// How many times it was started; each run logs to its own file.
+    runs: usize,
+    /// `--storage.tsdb.retention.time`, kept across restarts.
+    retention: &'static str,
+    port: u16,
     base_url: String,
     client: reqwest::Client,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Prometheus {
@@ -240,9 +267,74 @@ impl Prometheus {
         &self.base_url
     }
 
-    /// The process id of the server.
+    /// The process id of the server; panics while it is stopped.
     pub fn pid(&self) -> u32 {
-        self.process.pid()
+        self.running().pid()
+    }
+
+    fn running(&self) -> &ChildProcess {
+        self.process
+            .as_ref()
+            .expect("prometheus is stopped; start_again() first")
+    }
+
+    /// The name of the log file of run `run` (1 for the first start).
+    fn log_name(run: usize) -> String {
+        match run {
+            1 => "prometheus.log".to_string(),
+            n => format!("prometheus.{n}.log"),
+        }
+    }
+
+    /// The last `lines` lines of the log of the latest run.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let path = self.dir.path().join(Self::log_name(self.runs));
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Stops Prometheus as a rolling restart does: SIGTERM, then waits for it to exit (it
+    /// flushes its head block; a kill follows after 30 s). The port is closed and the data dir
+    /// kept when this returns.
+    pub async fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.terminate(STOP_TIMEOUT).await;
+        }
+    }
+
+    /// Kills Prometheus (SIGKILL), as a crash or the OOM killer would; the data dir is kept and
+    /// the write-ahead log replayed by [`Prometheus::start_again`].
+    pub fn kill(&mut self) {
+        // Dropping the handle kills and reaps the process.
+        self.process = None;
+    }
+
+    /// Whether the server is running (not stopped or killed).
+    pub fn is_running(&self) -> bool {
+        self.process.is_some()
+    }
+
+    /// Starts Prometheus again after [`Prometheus::stop`] or [`Prometheus::kill`], on the same
+    /// port with the same config and data, and waits until it is ready. Panics if the port
+    /// was taken meanwhile.
+    pub async fn start_again(&mut self) {
+        if self.process.is_some() {
+            return;
+        }
+        self.runs += 1;
+        let log = Self::log_name(self.runs);
+        let (mut process, _) = spawn(self.dir.path(), self.port, &log, self.retention);
+        let data_path = self.dir.path().join("data");
+        let probe = || is_ready(&self.client, &self.base_url, &data_path);
+        match await_ready(&mut process, probe).await {
+            Startup::Ready => self.process = Some(process),
+            Startup::PortTaken => panic!(
+                "port {} was taken while prometheus was stopped; log:\n{}",
+                self.port,
+                process.log_tail(10)
+            ),
+        }
     }
 
     /// Runs an instant query at the current time. Panics if Prometheus rejects it.
@@ -277,7 +369,7 @@ impl Prometheus {
                 panic!(
                     "waited {timeout:?} for `{promql}` to satisfy the predicate; last result: {result:?}\n\
                      last lines of the prometheus log:\n{}",
-                    self.process.log_tail(10)
+                    self.log_tail(10)
                 );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -2,7 +2,7 @@ use super::*;
 
 fn sample(pod: &str, value: f64) -> Sample {
     Sample {
-        labels: [("pod".to_string(), pod.to_string())].into(),
+        labels: [("pod", pod)].into_iter().collect(),
         value,
         timestamp: 1_700_000_000.0,
     }

@@ -6,10 +6,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::super::label_match::Selector;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use metrics_adapter::quantity::Quantity;
-use metrics_adapter::selector::Selector;
 use serde_json::Value;
 
 use super::calc::{PodMetric, PodMetrics};
@@ -128,7 +128,7 @@ pub fn selector_string(selector: Option<&LabelSelector>) -> Result<String, Strin
         .collect::<Vec<_>>()
         .join(",");
     // apimachinery validates keys and values when building the requirements.
-    Selector::parse(&text).map_err(|e| e.to_string())?;
+    Selector::parse(&text)?;
     Ok(text)
 }
 

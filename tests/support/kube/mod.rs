@@ -1,17 +1,22 @@
 //! A test double of the Kubernetes API server: an in-process, plain-HTTP server on a free
 //! loopback port that speaks kube-apiserver's real JSON wire formats, because no kube-apiserver
 //! can run on this machine. It serves legacy discovery (`/api`, `/apis`, ...), GET/LIST/WATCH of
-//! objects the test puts in its in-memory store (label selectors evaluated with the crate's
-//! own parser, field selectors, `PartialObjectMetadata` responses, watch replay from any
-//! `resourceVersion`), the `scale` subresource, `TokenReview` and `SubjectAccessReview`, and it
-//! proxies registered aggregated API groups (`metrics.k8s.io`, ...) to an HTTPS upstream the way
-//! kube-aggregator does. kube-rs clients and the real `kubectl` both talk to it.
+//! objects the test puts in its in-memory store (label selectors evaluated with the doubles'
+//! own matcher in `support::label_match`, never the crate's; field selectors;
+//! `PartialObjectMetadata` responses; watch replay from any `resourceVersion`), the `scale`
+//! subresource, `TokenReview` and `SubjectAccessReview`, and it proxies registered aggregated
+//! API groups (`metrics.k8s.io`, ...) to an HTTPS upstream the way kube-aggregator does.
+//! kube-rs clients and the real `kubectl` both talk to it.
 //!
 //! It is a double, not an apiserver: there is no write API over HTTP (tests mutate the store
 //! through [`KubeDouble`]), no admission, no RBAC on its own resources, no paging, no
 //! protobuf, no Table output, no aggregated (v2) discovery. Dropping the handle stops it.
+//!
+//! Faults are injected on cue (`faults.rs`): hung, stopped and started again, `410 Gone` on
+//! watch resumes, watch streams cut, slow or failing reviews, a resource refused by RBAC.
 
 mod catalog;
+mod faults;
 mod objects;
 mod proxy;
 mod reviews;
@@ -30,10 +35,12 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use catalog::{ResourceType, ScalePaths, ScaleSelector};
+pub use faults::{GoneAs, Hang, Reviews};
 pub use objects::{
     deployment, extension_apiserver_authentication, namespace, node, pod, seldon_model,
 };
 
+use faults::Faults;
 use store::Store;
 
 /// The bearer token the written kubeconfig carries.
@@ -44,7 +51,8 @@ pub struct KubeDouble {
     shared: Arc<Shared>,
     url: String,
     dir: tempfile::TempDir,
-    server: JoinHandle<()>,
+    /// The accept loop; `None` while stopped.
+    server: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// One request the double received.
@@ -135,8 +143,10 @@ struct Shared {
     /// Bearer token -> user.
     users: Mutex<BTreeMap<String, UserInfo>>,
     authorizer: Mutex<Authorizer>,
-    /// `127.0.0.1:PORT`, for `/api`'s `serverAddressByClientCIDRs`.
+    /// `127.0.0.1:PORT`, for `/api`'s `serverAddressByClientCIDRs` and to bind again after
+    /// a stop.
     address: String,
+    faults: Faults,
 }
 
 /// Locks a mutex, ignoring poisoning (a panicked test must not wedge the others' requests).
@@ -196,6 +206,7 @@ impl KubeDouble {
             users: Mutex::new(BTreeMap::from([(TEST_TOKEN.to_string(), admin)])),
             authorizer: Mutex::new(Arc::new(|_: &Value| true)),
             address: address.clone(),
+            faults: Faults::default(),
         });
         let url = format!("http://{address}");
         let dir = tempfile::tempdir().expect("temporary directory for the kubeconfig");
@@ -206,7 +217,7 @@ impl KubeDouble {
             shared,
             url,
             dir,
-            server,
+            server: Mutex::new(Some(server)),
         }
     }
 
@@ -392,7 +403,9 @@ impl KubeDouble {
 
 impl Drop for KubeDouble {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = lock(&self.server).take() {
+            server.abort();
+        }
     }
 }
 

@@ -4,10 +4,10 @@
 //! (`/api/v1/namespaces/{name}` is a Namespace, `/api/v1/namespaces/{ns}/pods` a pod list).
 //!
 //! Unlike `axum::serve`, the accept loop keeps its connection tasks in a `JoinSet`, so aborting
-//! the server task also ends open watches.
+//! the server task also ends open watches, and a stop closes the port and every connection
+//! before it returns.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,15 +18,16 @@ use axum::response::Response;
 use http::{HeaderValue, Method, StatusCode, header};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
-use metrics_adapter::selector::Selector;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::super::label_match::Selector;
 use super::catalog::{self, ResourceType, ScaleSelector};
+use super::faults::{GoneAs, OpenWatch, ReviewKind};
 use super::store::{Change, FieldSelector, Filter, StoredEvent};
-use super::{RecordedRequest, Shared, lock, proxy, reviews};
+use super::{RecordedRequest, Shared, UserInfo, lock, proxy, reviews};
 
 /// A watch without `timeoutSeconds` ends after this long (kube-apiserver picks 30-60 min).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -35,12 +36,18 @@ const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// How often an idle watch that allows bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Serves `shared` on `listener` until the returned future is dropped.
+/// Serves `shared` on `listener` until the returned future is dropped or a stop is asked for
+/// (then the listener and every connection are closed before it returns).
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let mut shutdown = shared.faults.shutdown();
     let router = Router::new().fallback(handle).with_state(shared);
     let mut connections = JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => break,
+        };
+        let Ok((stream, _)) = accepted else {
             // Out of file descriptors, say: do not spin.
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
@@ -54,6 +61,8 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 .await;
         });
     }
+    drop(listener);
+    connections.shutdown().await;
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
@@ -72,10 +81,6 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         accept: accept.clone(),
     });
 
-    let user = match super::authenticate(&shared, &parts.headers) {
-        Ok(user) => user,
-        Err(()) => return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
-    };
     let segments: Vec<String> = parts
         .uri
         .path()
@@ -88,6 +93,20 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         })
         .collect();
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let review = match segs.as_slice() {
+        ["apis", "authentication.k8s.io", "v1", "tokenreviews"] => Some(ReviewKind::Token),
+        ["apis", "authorization.k8s.io", "v1", "subjectaccessreviews"] => {
+            Some(ReviewKind::SubjectAccess)
+        }
+        _ => None,
+    }
+    .filter(|_| parts.method == Method::POST);
+    shared.faults.hold_if_hung(review).await;
+
+    let user = match super::authenticate(&shared, &parts.headers) {
+        Ok(user) => user,
+        Err(()) => return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized"),
+    };
 
     // The aggregator proxies every method of a registered group-version.
     if let ["apis", group, version, ..] = segs.as_slice()
@@ -103,14 +122,15 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         let body = axum::body::to_bytes(body, 16 << 20)
             .await
             .unwrap_or_default();
-        return match segs.as_slice() {
-            ["apis", "authentication.k8s.io", "v1", "tokenreviews"] => {
-                reviews::token_review(&shared, &body)
-            }
-            ["apis", "authorization.k8s.io", "v1", "subjectaccessreviews"] => {
-                reviews::subject_access_review(&shared, &body)
-            }
-            _ => method_not_allowed(&parts.method),
+        let Some(kind) = review else {
+            return method_not_allowed(&parts.method);
+        };
+        if let Some(failure) = shared.faults.review_fault(kind).await {
+            return failure;
+        }
+        return match kind {
+            ReviewKind::Token => reviews::token_review(&shared, &body),
+            ReviewKind::SubjectAccess => reviews::subject_access_review(&shared, &body),
         };
     }
     if parts.method != Method::GET {
@@ -133,10 +153,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             }
         }
         ["api", version, rest @ ..] => {
-            resource_request(&shared, "", version, rest, &query, &accept)
+            resource_request(&shared, &user, "", version, rest, &query, &accept)
         }
         ["apis", group, version, rest @ ..] => {
-            resource_request(&shared, group, version, rest, &query, &accept)
+            resource_request(&shared, &user, group, version, rest, &query, &accept)
         }
         _ => not_found_path(),
     }
@@ -164,6 +184,7 @@ enum Target<'a> {
 
 fn resource_request(
     shared: &Arc<Shared>,
+    user: &UserInfo,
     group: &str,
     version: &str,
     rest: &[&str],
@@ -244,11 +265,18 @@ fn resource_request(
 
     match target {
         Target::Collection { namespace } => {
+            let is_watch = param(query, "watch").is_some_and(|w| w == "true" || w == "1");
+            let verb = if is_watch { "watch" } else { "list" };
+            if let Some(refusal) = shared
+                .faults
+                .refusal(user, verb, &rt, None, namespace, None)
+            {
+                return refusal;
+            }
             let filter = match filter(&rt, namespace, query) {
                 Ok(filter) => filter,
                 Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message),
             };
-            let is_watch = param(query, "watch").is_some_and(|w| w == "true" || w == "1");
             let Some(wanted) = negotiate(accept, !is_watch) else {
                 return not_acceptable(accept);
             };
@@ -263,6 +291,14 @@ fn resource_request(
             name,
             subresource,
         } => {
+            let scope = rt.namespaced.then_some(namespace);
+            if let Some(refusal) =
+                shared
+                    .faults
+                    .refusal(user, "get", &rt, subresource, scope, Some(name))
+            {
+                return refusal;
+            }
             let Some(wanted) = negotiate(accept, false) else {
                 return not_acceptable(accept);
             };
@@ -424,7 +460,7 @@ fn scale(rt: &ResourceType, object: &Value) -> Value {
 }
 
 /// apimachinery's `FormatLabelSelector`: the selector string of a `metav1.LabelSelector`,
-/// requirements sorted by key (done by re-parsing with the crate's selector).
+/// requirements sorted by key (done by re-parsing with the doubles' own selector).
 fn format_label_selector(selector: &Value) -> Option<String> {
     let mut terms: Vec<String> = Vec::new();
     for (key, value) in selector["matchLabels"].as_object().into_iter().flatten() {
@@ -458,6 +494,15 @@ fn format_label_selector(selector: &Value) -> Option<String> {
 /// State of one watch response stream.
 struct WatchStream {
     shared: Arc<Shared>,
+    /// Changes when the test cuts open watches.
+    cuts: tokio::sync::watch::Receiver<u64>,
+    /// Cut after this many lines.
+    cut_after: Option<usize>,
+    /// Lines sent so far.
+    sent: usize,
+    /// Set once the stream was cut: nothing more comes.
+    cut: bool,
+    _open: OpenWatch,
     rt: ResourceType,
     filter: Filter,
     wanted: Wanted,
@@ -493,10 +538,22 @@ fn watch(
         },
     };
 
+    if let Some(rv) = start.filter(|_| !send_initial) {
+        let oldest = lock(&shared.store).oldest_watchable();
+        if rv < oldest {
+            return gone(rv, oldest, shared.faults.gone_as());
+        }
+    }
+
     let mut changes = shared.changes.subscribe();
     changes.borrow_and_update();
     let mut stream = WatchStream {
         shared: shared.clone(),
+        cuts: shared.faults.cuts(),
+        cut_after: shared.faults.cut_after(),
+        sent: 0,
+        cut: false,
+        _open: OpenWatch::new(shared),
         rt,
         filter,
         wanted,
@@ -533,7 +590,7 @@ fn watch(
 
     let body = futures::stream::unfold(stream, |mut stream| async move {
         let line = stream.next_line().await?;
-        Some((Ok::<_, Infallible>(line), stream))
+        Some((line, stream))
     });
     let mut response = Response::new(Body::from_stream(body));
     response.headers_mut().insert(
@@ -586,11 +643,30 @@ impl WatchStream {
         }
     }
 
-    /// The next line of the stream, waiting for a change, a bookmark or the deadline.
-    async fn next_line(&mut self) -> Option<Bytes> {
+    /// Ends the stream with an error: hyper drops the connection without the last chunk.
+    /// Yields first, so hyper flushes what was sent before (it discards its unsent buffer on
+    /// a body error) and the client gets every event up to the cut.
+    async fn cut_here(&mut self) -> Result<Bytes, std::io::Error> {
+        self.cut = true;
+        tokio::task::yield_now().await;
+        Err(std::io::Error::other("watch stream cut by the test"))
+    }
+
+    /// The next line of the stream, waiting for a change, a bookmark or the deadline; an error
+    /// (which makes hyper drop the connection mid-response) when the test cuts the stream.
+    async fn next_line(&mut self) -> Option<Result<Bytes, std::io::Error>> {
         loop {
+            if self.cut {
+                return None;
+            }
+            let cut_now = self.cuts.has_changed().unwrap_or(false)
+                || self.cut_after.is_some_and(|n| self.sent >= n);
+            if cut_now {
+                return Some(self.cut_here().await);
+            }
             if let Some(line) = self.pending.pop_front() {
-                return Some(line);
+                self.sent += 1;
+                return Some(Ok(line));
             }
             if Instant::now() >= self.deadline {
                 return None;
@@ -619,6 +695,7 @@ impl WatchStream {
                         return None;
                     }
                 }
+                _ = self.cuts.changed() => return Some(self.cut_here().await),
                 _ = tokio::time::sleep_until(self.deadline) => {}
                 _ = tokio::time::sleep_until(bookmark_at), if self.next_bookmark.is_some() => {
                     self.next_bookmark = Some(Instant::now() + BOOKMARK_INTERVAL);
@@ -626,6 +703,36 @@ impl WatchStream {
                     self.push("BOOKMARK", mark);
                 }
             }
+        }
+    }
+}
+
+/// The refusal of a watch from a compacted version `rv`, as kube-apiserver words it.
+fn gone(rv: u64, oldest: u64, answer: GoneAs) -> Response {
+    let message = format!("too old resource version: {rv} ({oldest})");
+    match answer {
+        GoneAs::HttpStatus => status(StatusCode::GONE, "Expired", &message),
+        GoneAs::ErrorEvent => {
+            let event = json!({
+                "type": "ERROR",
+                "object": {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Failure",
+                    "message": message,
+                    "reason": "Expired",
+                    "code": 410,
+                },
+            });
+            let mut line = serde_json::to_vec(&event).unwrap_or_default();
+            line.push(b'\n');
+            let mut response = Response::new(Body::from(line));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
         }
     }
 }

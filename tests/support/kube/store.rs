@@ -1,13 +1,15 @@
 //! The object store: every object of every type, a global `resourceVersion` bumped by each
 //! change, and the full history of changes so a watch from any past version can be replayed
-//! (the double therefore never answers `410 Gone`). Also the filters a LIST or WATCH applies:
-//! namespace, label selector (the crate's own parser) and field selector.
+//! (the double answers `410 Gone` only for versions a test compacted away with
+//! [`Store::compact`]). Also the filters a LIST or WATCH applies: namespace, label selector
+//! (the doubles' own matcher, `support::label_match`, never the crate's parser) and field
+//! selector.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use metrics_adapter::selector::Selector;
 use serde_json::{Value, json};
 
+use super::super::label_match::Selector;
 use super::catalog::ResourceType;
 
 /// What happened to an object.
@@ -41,12 +43,33 @@ pub struct Store {
     next_uid: u64,
     objects: Objects,
     history: Vec<StoredEvent>,
+    /// Versions before this one are compacted away: a watch from them is refused (410).
+    oldest_watchable: u64,
 }
 
 impl Store {
     /// The current (latest) resourceVersion.
     pub fn resource_version(&self) -> u64 {
         self.rv
+    }
+
+    /// The oldest resourceVersion a watch may resume from.
+    pub fn oldest_watchable(&self) -> u64 {
+        self.oldest_watchable
+    }
+
+    /// Forgets the history up to now, as etcd's compaction does, and moves to a new version (a
+    /// change to no object, as a busy cluster always has one between a compaction and the next
+    /// request): watches from older versions are refused, the new version is watchable.
+    pub fn compact(&mut self) {
+        self.rv += 1;
+        self.history.push(StoredEvent {
+            resource: (String::new(), String::new()),
+            change: Change::Modified,
+            object: Value::Null,
+            previous: None,
+        });
+        self.oldest_watchable = self.rv;
     }
 
     /// Creates or replaces an object of type `rt`, stamping `apiVersion`, `kind`,

@@ -1017,3 +1017,389 @@ async fn bad_requests_get_status_errors_not_panics() {
     assert_eq!(apis.headers()["content-type"], "application/json");
     assert_eq!(apis.json::<Value>().await.unwrap()["kind"], "APIGroupList");
 }
+
+// Faults injected on cue.
+
+/// Waits until the double has recorded `count` requests (a held request is recorded first).
+async fn wait_for_requests(cluster: &KubeDouble, count: usize) {
+    let started = std::time::Instant::now();
+    while cluster.requests().len() < count {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{count} requests expected, got {:?}",
+            cluster.requests()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn token_review_body(token: &str) -> Value {
+    json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "spec": {"token": token},
+    })
+}
+
+fn access_review_body() -> Value {
+    json!({
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "spec": {
+            "user": "someone",
+            "nonResourceAttributes": {"path": "/healthz", "verb": "get"},
+        },
+    })
+}
+
+const TOKEN_REVIEWS: &str = "/apis/authentication.k8s.io/v1/tokenreviews";
+const ACCESS_REVIEWS: &str = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+
+#[tokio::test]
+async fn a_hung_api_holds_requests_until_it_resumes() {
+    let cluster = Arc::new(KubeDouble::start().await);
+    cluster.apply(namespace("shop"));
+    cluster.hang(Hang::Everything);
+    let held = tokio::spawn({
+        let cluster = cluster.clone();
+        async move {
+            let client = cluster.client().await;
+            let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client);
+            namespaces.list(&ListParams::default()).await
+        }
+    });
+    wait_for_requests(&cluster, 1).await;
+    // Connected and read, never answered while hung.
+    assert!(!held.is_finished());
+
+    cluster.resume();
+    let namespaces = held.await.unwrap().unwrap();
+    assert_eq!(names(&namespaces), ["shop"]);
+}
+
+#[tokio::test]
+async fn a_hang_of_the_reviews_leaves_reads_answered() {
+    let cluster = Arc::new(KubeDouble::start().await);
+    cluster.hang(Hang::Reviews);
+    let http = reqwest::Client::new();
+    let review = tokio::spawn({
+        let (http, url) = (http.clone(), format!("{}{TOKEN_REVIEWS}", cluster.url()));
+        async move {
+            http.post(url)
+                .json(&token_review_body(TEST_TOKEN))
+                .send()
+                .await
+        }
+    });
+    wait_for_requests(&cluster, 1).await;
+    let api = http
+        .get(format!("{}/api", cluster.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), 200, "reads are answered");
+    assert!(!review.is_finished(), "the review is held");
+
+    cluster.resume();
+    let review: Value = review.await.unwrap().unwrap().json().await.unwrap();
+    assert_eq!(review["status"]["authenticated"], true);
+}
+
+#[tokio::test]
+async fn a_stopped_api_closes_its_port_and_serves_the_same_store_when_started_again() {
+    let cluster = KubeDouble::start().await;
+    cluster.apply(pod("shop", "web-1", &[("app", "web")], "Running", true));
+    let client = cluster.client().await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
+    let mut watch = pods
+        .watch(&WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
+    assert!(matches!(
+        next(&mut watch).await.unwrap(),
+        WatchEvent::Added(_)
+    ));
+    assert_eq!(cluster.open_watches(), 1);
+
+    cluster.stop().await;
+    assert!(!cluster.is_serving());
+    // The open watch is gone with its connection...
+    let ended = tokio::time::timeout(Duration::from_secs(20), watch.next())
+        .await
+        .expect("the watch ends when the API stops");
+    assert!(
+        !matches!(ended, Some(Ok(WatchEvent::Added(_)))),
+        "{ended:?}"
+    );
+    // ...and the port refuses connections.
+    let refused = reqwest::Client::new()
+        .get(format!("{}/api", cluster.url()))
+        .send()
+        .await;
+    assert!(refused.is_err_and(|e| e.is_connect()));
+    // Changes while stopped are kept, as etcd keeps them.
+    cluster.apply(pod("shop", "web-2", &[("app", "web")], "Running", true));
+
+    cluster.start_again().await;
+    let listed = pods.list(&ListParams::default()).await.unwrap();
+    assert_eq!(names(&listed), ["web-1", "web-2"]);
+}
+
+#[tokio::test]
+async fn a_watch_resumed_from_a_compacted_version_is_gone() {
+    let cluster = KubeDouble::start().await;
+    let first = cluster.apply(pod("shop", "web-1", &[("app", "web")], "Running", true));
+    let old = first["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pods: Api<Pod> = Api::namespaced(cluster.client().await, "shop");
+
+    cluster.expire_history(GoneAs::ErrorEvent);
+    // As kube-apiserver's watch cache answers: 200, then an ERROR event with a 410 Status.
+    let mut resumed = pods
+        .watch(&WatchParams::default(), &old)
+        .await
+        .unwrap()
+        .boxed();
+    match next(&mut resumed).await.unwrap() {
+        WatchEvent::Error(status) => {
+            assert_eq!((status.code, status.reason.as_str()), (410, "Expired"));
+            assert!(
+                status.message.starts_with("too old resource version: 1 ("),
+                "{}",
+                status.message
+            );
+        }
+        other => panic!("expected a 410 ERROR event, got {other:?}"),
+    }
+    assert!(resumed.next().await.is_none(), "the stream ends after it");
+
+    // A client that lists again can watch from the list's version.
+    let listed = pods.list(&ListParams::default()).await.unwrap();
+    let fresh = listed.metadata.resource_version.unwrap();
+    assert!(fresh.parse::<u64>().unwrap() > old.parse::<u64>().unwrap());
+    let mut watch = pods
+        .watch(&WatchParams::default().timeout(5), &fresh)
+        .await
+        .unwrap()
+        .boxed();
+    cluster.apply(pod("shop", "web-2", &[("app", "web")], "Running", true));
+    match next(&mut watch).await.unwrap() {
+        WatchEvent::Added(p) => assert_eq!(p.name_any(), "web-2"),
+        other => panic!("expected web-2 added, got {other:?}"),
+    }
+
+    // The other way kube-apiserver refuses: the watch request itself answered 410.
+    cluster.expire_history(GoneAs::HttpStatus);
+    let Err(refused) = pods.watch(&WatchParams::default(), &fresh).await else {
+        panic!("a watch from a compacted version was served");
+    };
+    let refused = api_error(refused);
+    assert_eq!((refused.code, refused.reason.as_str()), (410, "Expired"));
+
+    // kube-rs' watcher, its stream cut and its resume refused, lists again and carries on.
+    let stream = watcher::watcher(pods, watcher::Config::default());
+    let mut stream = std::pin::pin!(stream);
+    assert!(matches!(next(&mut stream).await.unwrap(), Event::Init));
+    while !matches!(next(&mut stream).await.unwrap(), Event::InitDone) {}
+    cluster.expire_history(GoneAs::ErrorEvent);
+    cluster.cut_watches();
+    let mut errors = Vec::new();
+    loop {
+        match next(&mut stream).await {
+            Ok(Event::Init) => break,
+            Ok(other) => panic!("expected a relist, got {other:?}"),
+            Err(error) => errors.push(error.to_string()),
+        }
+        assert!(errors.len() < 10, "no relist after {errors:?}");
+    }
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("too old resource version")),
+        "{errors:?}"
+    );
+}
+
+#[tokio::test]
+async fn watch_streams_are_cut_at_once_or_after_some_events() {
+    let cluster = KubeDouble::start().await;
+    for name in ["web-1", "web-2", "web-3"] {
+        cluster.apply(pod("shop", name, &[("app", "web")], "Running", true));
+    }
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/namespaces/shop/pods?watch=true", cluster.url());
+
+    // At once: the stream breaks mid-response (no last chunk), which a client sees as an error.
+    let mut open = http.get(&url).send().await.unwrap();
+    let mut received = Vec::new();
+    while !String::from_utf8_lossy(&received).contains("web-3") {
+        received.extend_from_slice(&open.chunk().await.unwrap().expect("more events"));
+    }
+    assert_eq!(cluster.open_watches(), 1);
+    cluster.cut_watches();
+    let mut cut = open.chunk().await;
+    while let Ok(Some(_)) = cut {
+        cut = open.chunk().await;
+    }
+    assert!(cut.is_err(), "a cut, not a clean end: {cut:?}");
+
+    // After two events: a new watch gets two of the three initial ADDED events, then the cut.
+    cluster.cut_watches_after(Some(2));
+    let response = http.get(&url).send().await.unwrap();
+    let mut lines = Vec::new();
+    let mut body = response;
+    let outcome = loop {
+        match body.chunk().await {
+            Ok(Some(bytes)) => lines.extend_from_slice(&bytes),
+            other => break other,
+        }
+    };
+    assert!(outcome.is_err(), "{outcome:?}");
+    let events: Vec<Value> = String::from_utf8_lossy(&lines)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["object"]["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web-1", "web-2"]);
+
+    cluster.cut_watches_after(None);
+    let whole = http
+        .get(format!("{url}&timeoutSeconds=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(whole.lines().count(), 3, "{whole}");
+}
+
+#[tokio::test]
+async fn reviews_can_be_slow_or_fail_one_kind_at_a_time() {
+    let cluster = KubeDouble::start().await;
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value, timeout: Duration| {
+        http.post(format!("{}{path}", cluster.url()))
+            .json(&body)
+            .timeout(timeout)
+            .send()
+    };
+    let long = Duration::from_secs(20);
+
+    // Slow token reviews: a caller with a short deadline gives up; the other kind is not slowed.
+    cluster.slow_reviews(Reviews::Token, Duration::from_secs(3600));
+    let late = post(
+        TOKEN_REVIEWS,
+        token_review_body(TEST_TOKEN),
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(late.is_err_and(|e| e.is_timeout()));
+    let access = post(ACCESS_REVIEWS, access_review_body(), long)
+        .await
+        .unwrap();
+    assert_eq!(access.status(), 201);
+    // A bearable delay: answered, late.
+    cluster.slow_reviews(Reviews::Both, Duration::from_millis(100));
+    let token = post(TOKEN_REVIEWS, token_review_body(TEST_TOKEN), long)
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 201);
+    cluster.slow_reviews(Reviews::Both, Duration::ZERO);
+
+    // Failing access reviews: kube-apiserver's 500 Status; token reviews still answered.
+    cluster.fail_reviews(Some(Reviews::SubjectAccess));
+    let failed = post(ACCESS_REVIEWS, access_review_body(), long)
+        .await
+        .unwrap();
+    assert_eq!(failed.status(), 500);
+    let status: Value = failed.json().await.unwrap();
+    assert_eq!(
+        (status["kind"].as_str(), status["reason"].as_str()),
+        (Some("Status"), Some("InternalError"))
+    );
+    assert_eq!(status["code"], 500);
+    let token = post(TOKEN_REVIEWS, token_review_body(TEST_TOKEN), long)
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 201);
+    cluster.fail_reviews(Some(Reviews::Both));
+    let token = post(TOKEN_REVIEWS, token_review_body(TEST_TOKEN), long)
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 500);
+    cluster.fail_reviews(None);
+    let access = post(ACCESS_REVIEWS, access_review_body(), long)
+        .await
+        .unwrap();
+    assert_eq!(access.status(), 201);
+}
+
+#[tokio::test]
+async fn a_forbidden_resource_is_refused_as_rbac_refuses_it() {
+    let cluster = KubeDouble::start().await;
+    cluster.apply(pod("shop", "web-1", &[("app", "web")], "Running", true));
+    cluster.apply(deployment("shop", "web", 1, &[("app", "web")]));
+    let client = cluster.client().await;
+    let all_pods: Api<Pod> = Api::all(client.clone());
+    let shop_pods: Api<Pod> = Api::namespaced(client.clone(), "shop");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "shop");
+
+    cluster.forbid("pods");
+    let cases = [
+        (
+            all_pods.list(&ListParams::default()).await.unwrap_err(),
+            r#"pods is forbidden: User "test-admin" cannot list resource "pods" in API group "" at the cluster scope"#,
+        ),
+        (
+            shop_pods.list(&ListParams::default()).await.unwrap_err(),
+            r#"pods is forbidden: User "test-admin" cannot list resource "pods" in API group "" in the namespace "shop""#,
+        ),
+        (
+            shop_pods
+                .watch(&WatchParams::default(), "0")
+                .await
+                .map(|_| ())
+                .unwrap_err(),
+            r#"pods is forbidden: User "test-admin" cannot watch resource "pods" in API group "" in the namespace "shop""#,
+        ),
+        (
+            shop_pods.get("web-1").await.unwrap_err(),
+            r#"pods "web-1" is forbidden: User "test-admin" cannot get resource "pods" in API group "" in the namespace "shop""#,
+        ),
+    ];
+    for (error, message) in cases {
+        let status = api_error(error);
+        assert_eq!((status.code, status.reason.as_str()), (403, "Forbidden"));
+        assert_eq!(status.message, message);
+    }
+    // Other resources are served.
+    assert_eq!(
+        names(&deployments.list(&ListParams::default()).await.unwrap()),
+        ["web"]
+    );
+
+    cluster.forbid("deployments.apps");
+    let status = api_error(deployments.list(&ListParams::default()).await.unwrap_err());
+    assert_eq!(
+        status.message,
+        r#"deployments.apps is forbidden: User "test-admin" cannot list resource "deployments" in API group "apps" in the namespace "shop""#
+    );
+    let details = status.details.unwrap();
+    assert_eq!(
+        (details.group.as_str(), details.kind.as_str()),
+        ("apps", "deployments")
+    );
+
+    cluster.permit("pods");
+    assert_eq!(
+        names(&shop_pods.list(&ListParams::default()).await.unwrap()),
+        ["web-1"]
+    );
+}
