@@ -3,8 +3,9 @@
 //! those public entry points, so it keeps working when the decoders' internals change.
 //!
 //! Input: the response body. Invariants: the streaming decoder (fed a few bytes at a time) and
-//! the in-memory one agree; a decoded instant-query answer, written back as Prometheus writes
-//! it, decodes to the same answer (NaN as NaN); a decoded series list is sorted without
+//! the in-memory one agree; a sample's labels are sorted by name, distinct, and found by name;
+//! a decoded instant-query answer, written back as Prometheus writes it, decodes to the same
+//! answer (NaN as NaN); a decoded series list is sorted without
 //! duplicates and written back decodes to the same list; so does a label list.
 #![no_main]
 
@@ -20,6 +21,18 @@ fuzz_target!(|body: &[u8]| {
         (Ok(a), Ok(b)) => assert!(same_result(a, &b), "{a:?} streamed as {b:?}"),
         (Err(_), Err(_)) => {}
         (a, b) => panic!("in memory {a:?}, streamed {b:?}"),
+    }
+    if let Ok(QueryResult::Vector(samples)) = &query {
+        for s in samples {
+            let names: Vec<&str> = s.labels.iter().map(|(n, _)| n).collect();
+            assert!(
+                names.windows(2).all(|w| w[0] < w[1]),
+                "labels not sorted and distinct: {names:?}"
+            );
+            for (name, value) in s.labels.iter() {
+                assert_eq!(s.labels.get(name), Some(value));
+            }
+        }
     }
     if let Ok(result) = query {
         if let Some(written) = write_query(&result) {
