@@ -63,3 +63,43 @@ pub enum Error {
     #[error("the query ended without an answer")]
     Abandoned,
 }
+
+/// The decoders of the HTTP API's answers, public for the fuzz targets (`fuzz/`), which see only
+/// the public API; the client is their only caller in the adapter. `*_slice` decodes a body held
+/// in memory and `*_reader` one read as it streams, as the client does for small and large
+/// answers.
+pub mod decode {
+    use std::io::Read;
+
+    use super::{Error, QueryResult, SeriesInfo, response};
+
+    /// An `/api/v1/query` answer held in memory.
+    pub fn query_slice(body: &[u8]) -> Result<QueryResult, Error> {
+        response::decode_slice(body)
+    }
+
+    /// An `/api/v1/query` answer read as it streams.
+    pub fn query_reader(body: impl Read) -> Result<QueryResult, Error> {
+        response::decode_reader(body)
+    }
+
+    /// An `/api/v1/series` answer held in memory: distinct (name, label names) pairs, sorted.
+    pub fn series_slice(body: &[u8]) -> Result<Vec<SeriesInfo>, Error> {
+        response::decode_slice::<response::SeriesSet>(body).map(|s| s.0)
+    }
+
+    /// An `/api/v1/series` answer read as it streams.
+    pub fn series_reader(body: impl Read) -> Result<Vec<SeriesInfo>, Error> {
+        response::decode_reader::<response::SeriesSet>(body).map(|s| s.0)
+    }
+
+    /// An `/api/v1/labels` or `/api/v1/label/<name>/values` answer held in memory.
+    pub fn labels_slice(body: &[u8]) -> Result<Vec<String>, Error> {
+        response::decode_slice::<response::LabelList>(body).map(|l| l.0)
+    }
+
+    /// A label API answer read as it streams.
+    pub fn labels_reader(body: impl Read) -> Result<Vec<String>, Error> {
+        response::decode_reader::<response::LabelList>(body).map(|l| l.0)
+    }
+}
