@@ -151,6 +151,20 @@ fn call_kind(path: &str) -> &'static str {
     }
 }
 
+/// A query longer than this (a few hundred object names) may have a large answer.
+const LARGE_QUERY_BYTES: usize = 4096;
+
+/// Whether to ask for a gzipped answer: always for discovery (series and label lists run to
+/// megabytes), and for queries long enough to have a large answer. Prometheus compresses every
+/// answer asked so, and for the few samples of an HPA's query that costs more (about 0.3 ms of
+/// its CPU and ours) than the bytes it saves.
+fn wants_compression(path: &str, params: &[(&str, &str)]) -> bool {
+    call_kind(path) != "query"
+        || params
+            .iter()
+            .any(|(name, value)| *name == "query" && value.len() > LARGE_QUERY_BYTES)
+}
+
 /// An error and its causes, `a: b: c`: reqwest's own message is often only "builder error".
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -346,7 +360,10 @@ impl PrometheusClient {
         for (name, value) in &inner.headers {
             request = request.header(name, value);
         }
-        request = request.header(ACCEPT_ENCODING, "gzip").timeout(timeout);
+        if wants_compression(url.path(), params) {
+            request = request.header(ACCEPT_ENCODING, "gzip");
+        }
+        request = request.timeout(timeout);
         match self.token() {
             Ok(Some(token)) => request = request.header(AUTHORIZATION, token),
             Ok(None) => {}

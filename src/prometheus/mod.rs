@@ -3,7 +3,7 @@
 //!
 //! Unlike prometheus-adapter's client, queries go as POST form bodies by default (no URI length
 //! limit on big deployments), identical queries in flight are sent once and their result shared,
-//! every call asks for gzip, large answers are decoded as they stream (series lists keep no label
+//! discovery calls and long queries ask for gzip, large answers are decoded as they stream (series lists keep no label
 //! values), and response bodies are bounded.
 
 mod body;

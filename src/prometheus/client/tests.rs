@@ -131,3 +131,22 @@ async fn calls_beyond_the_concurrency_limit_wait_within_their_timeout() {
     }
     assert_eq!(value(&client.query("q5").await), 5.0);
 }
+
+#[test]
+fn discovery_calls_and_long_queries_ask_for_gzip_short_queries_do_not() {
+    let long = "x".repeat(LARGE_QUERY_BYTES + 1);
+    assert!(wants_compression(
+        "/prom/api/v1/series",
+        &[("match[]", "up")]
+    ));
+    assert!(wants_compression("/api/v1/labels", &[]));
+    assert!(wants_compression("/api/v1/label/__name__/values", &[]));
+    assert!(wants_compression(
+        "/api/v1/query",
+        &[("query", long.as_str())]
+    ));
+    assert!(!wants_compression(
+        "/api/v1/query",
+        &[("query", "sum(up{pod=\"a\"}) by (pod)"), ("time", "1")]
+    ));
+}
