@@ -21,100 +21,185 @@ use crate::resources::GroupResource;
 use crate::selector::{FieldSelector, Selector};
 
 /// The custom metrics version the controller asks (the adapter's preferred one).
-const CUSTOM_API: &str = "/apis/custom.metrics.k8s.io/v1beta2";
-const EXTERNAL_API: &str = "/apis/external.metrics.k8s.io/v1beta1";
-const RESOURCE_API: &str = "/apis/metrics.k8s.io/v1beta1";
+pub const CUSTOM_VERSION: &str = "v1beta2";
 
-/// Characters escaped in a path segment: all but the unreserved ones (`*` becomes `%2A`, as
-/// the controller's client sends it).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-fn segment(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+/// Go's `url.QueryEscape`: unreserved characters kept, space as `+`, everything else `%XX`.
+pub fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
-/// `?k=v&…` for the parameters that are not empty (form-encoded), or nothing.
-fn query(params: &[(&str, &str)]) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    let mut any = false;
-    for (key, value) in params.iter().filter(|(_, v)| !v.is_empty()) {
-        query.append_pair(key, value);
-        any = true;
+/// Go's `(*url.URL).EscapedPath()` of a path set without `RawPath`: unreserved characters and
+/// `$ & + , / : ; = @` kept, everything else (`*` and `?` included) as `%XX`.
+pub fn path_escape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        match b {
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'$'
+            | b'&'
+            | b'+'
+            | b','
+            | b'/'
+            | b':'
+            | b';'
+            | b'='
+            | b'@' => out.push(char::from(b)),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
     }
-    if any {
-        format!("?{}", query.finish())
+    out
+}
+
+/// `url.Values.Encode()` of the parameters the metrics clients send: keys sorted, values
+/// query-escaped, empty values left out (the parameter codecs omit empty fields).
+pub fn encode_query(params: &[(&str, &str)]) -> String {
+    let mut params: Vec<_> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
+    params.sort_by_key(|(k, _)| *k);
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// client-go's `Request.URL()`: the path escaped, then `?` and the query if there is one.
+fn request(path: &str, params: &[(&str, &str)]) -> String {
+    let query = encode_query(params);
+    if query.is_empty() {
+        path_escape(path)
     } else {
-        String::new()
+        format!("{}?{query}", path_escape(path))
     }
+}
+
+/// A custom metrics request as the controller's client writes it for `version`: the metric of
+/// the object `name` (every object matching `label_selector` when `None`) of `resource`
+/// (`plural` or `plural.group`, lowercased as client-go does) in `namespace` (`None` for
+/// cluster-scoped objects); a Namespace's own metric is asked as `namespaces/{name}/metrics/…`.
+pub fn custom_metric_path(
+    version: &str,
+    namespace: Option<&str>,
+    resource: &str,
+    name: Option<&str>,
+    metric: &str,
+    label_selector: &str,
+    metric_selector: &str,
+) -> String {
+    let name = name.unwrap_or("*");
+    let resource = resource.to_lowercase();
+    let path = match (namespace, resource.as_str()) {
+        (None, "namespaces") => format!("namespaces/{name}/metrics/{metric}"),
+        (Some(ns), resource) => format!("namespaces/{ns}/{resource}/{name}/{metric}"),
+        (None, resource) => format!("{resource}/{name}/{metric}"),
+    };
+    request(
+        &format!("/apis/custom.metrics.k8s.io/{version}/{path}"),
+        &[
+            ("labelSelector", label_selector),
+            ("metricLabelSelector", metric_selector),
+        ],
+    )
+}
+
+/// An External metrics request. client-go lowercases the resource segment, and the external
+/// metrics client passes the metric name as the resource: `queueDepth` is asked as `queuedepth`.
+pub fn external_metric_path(namespace: &str, metric: &str, selector: &str) -> String {
+    request(
+        &format!(
+            "/apis/external.metrics.k8s.io/v1beta1/namespaces/{namespace}/{}",
+            metric.to_lowercase()
+        ),
+        &[("labelSelector", selector)],
+    )
+}
+
+/// The pod metrics request of Resource metrics: every pod of `namespace` matching the selector.
+pub fn pod_metrics_path(namespace: &str, pod_selector: &str) -> String {
+    request(
+        &format!("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"),
+        &[("labelSelector", pod_selector)],
+    )
 }
 
 /// The path of a custom metrics request, as the controller writes it.
 pub fn custom_path(req: &CustomRequest) -> String {
-    let label_selector = req.label_selector.to_string();
-    let metric_selector = req.metric_selector.to_string();
-    let params = query(&[
-        ("labelSelector", label_selector.as_str()),
-        ("metricLabelSelector", metric_selector.as_str()),
-    ]);
-    let name = segment(req.name.as_deref().unwrap_or("*"));
-    let metric = segment(&req.metric);
-    match (&req.namespace, req.resource.as_str()) {
-        (None, "namespaces") => format!("{CUSTOM_API}/namespaces/{name}/metrics/{metric}{params}"),
-        (Some(ns), resource) => format!(
-            "{CUSTOM_API}/namespaces/{}/{}/{name}/{metric}{params}",
-            segment(ns),
-            segment(resource)
-        ),
-        (None, resource) => format!("{CUSTOM_API}/{}/{name}/{metric}{params}", segment(resource)),
-    }
+    custom_metric_path(
+        CUSTOM_VERSION,
+        req.namespace.as_deref(),
+        &req.resource,
+        req.name.as_deref(),
+        &req.metric,
+        &req.label_selector.to_string(),
+        &req.metric_selector.to_string(),
+    )
 }
 
 /// The path of an external metrics request.
 pub fn external_path(req: &ExternalRequest) -> String {
-    let selector = req.selector.to_string();
-    format!(
-        "{EXTERNAL_API}/namespaces/{}/{}{}",
-        segment(&req.namespace),
-        segment(&req.metric),
-        query(&[("labelSelector", selector.as_str())])
-    )
+    external_metric_path(&req.namespace, &req.metric, &req.selector.to_string())
 }
 
 /// The path of the pod metrics request of Resource metrics.
 pub fn pods_path(req: &PodMetricsRequest) -> String {
-    let selector = req.label_selector.to_string();
-    let namespace = req.namespace.as_deref().unwrap_or_default();
-    format!(
-        "{RESOURCE_API}/namespaces/{}/pods{}",
-        segment(namespace),
-        query(&[("labelSelector", selector.as_str())])
+    pod_metrics_path(
+        req.namespace.as_deref().unwrap_or_default(),
+        &req.label_selector.to_string(),
     )
 }
 
-/// A `metav1.LabelSelector` as selector text (`a=b,c in (d,e),!f`).
+/// `metav1.LabelSelectorAsSelector(selector).String()`: `matchLabels` as `k=v`, expressions as
+/// `k in (…)`, `k notin (…)`, `k`, `!k`, sorted by key, values sorted; nil or empty gives `""`.
+/// The operators' values are checked as apimachinery checks them; keys and values are not
+/// (parse the text for that).
 pub fn selector_text(selector: Option<&LabelSelector>) -> Result<String, String> {
     let Some(selector) = selector else {
         return Ok(String::new());
     };
-    let mut parts = Vec::new();
+    let mut requirements: Vec<(String, String)> = Vec::new();
     for (key, value) in selector.match_labels.iter().flatten() {
-        parts.push(format!("{key}={value}"));
+        requirements.push((key.clone(), format!("{key}={value}")));
     }
     for e in selector.match_expressions.iter().flatten() {
-        let values = e.values.clone().unwrap_or_default().join(",");
-        parts.push(match e.operator.as_str() {
-            "In" => format!("{} in ({values})", e.key),
-            "NotIn" => format!("{} notin ({values})", e.key),
-            "Exists" => e.key.clone(),
-            "DoesNotExist" => format!("!{}", e.key),
-            other => return Err(format!("{other:?} is not a label selector operator")),
-        });
+        let mut values = e.values.clone().unwrap_or_default();
+        values.sort();
+        let key = &e.key;
+        let text = match e.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => {
+                return Err("for 'in', 'notin' operators, values set can't be empty".into());
+            }
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                return Err("values set must be empty for exists and does not exist".into());
+            }
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.clone(),
+            "DoesNotExist" => format!("!{key}"),
+            other => return Err(format!("{other:?} is not a valid label selector operator")),
+        };
+        requirements.push((key.clone(), text));
     }
-    Ok(parts.join(","))
+    requirements.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(requirements
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 fn parse_selector(selector: Option<&LabelSelector>) -> Result<Selector, String> {
@@ -196,8 +281,9 @@ struct Target {
     sync: Sync,
 }
 
-/// The default metric of an HPA without metrics: 80 % average CPU utilization.
-fn default_metrics() -> Vec<MetricSpec> {
+/// The metrics of an HPA whose spec has none, as the API server defaults them: 80 % average CPU
+/// utilization.
+pub fn default_metrics() -> Vec<MetricSpec> {
     vec![MetricSpec {
         type_: "Resource".into(),
         resource: Some(k8s_openapi::api::autoscaling::v2::ResourceMetricSource {
@@ -304,8 +390,11 @@ impl Explainer {
         let target_ref = &spec.scale_target_ref;
         let min = spec.min_replicas.unwrap_or(1);
         let max = spec.max_replicas;
-        let tolerance = Tolerance::of(spec.behavior.as_ref());
-        let behavior = spec.behavior.as_ref().map(Behavior::of);
+        let tolerance = Tolerance::of(spec.behavior.as_ref(), replicas::DEFAULT_TOLERANCE);
+        let behavior = spec
+            .behavior
+            .as_ref()
+            .map(|b| Behavior::of(b, replicas::DOWNSCALE_STABILIZATION_SECONDS));
         let mut report = HpaReport {
             namespace: namespace.clone(),
             name: hpa.metadata.name.clone().unwrap_or_default(),
@@ -399,9 +488,9 @@ impl Explainer {
         if report.reason.is_some() {
             return;
         }
-        if let Some((replicas, why)) = replicas::before_metrics(current, min, max) {
-            report.desired_replicas = replicas;
-            report.steps.push(why);
+        if let Some(fixed) = replicas::before_metrics(current, min, max) {
+            report.desired_replicas = fixed.replicas;
+            report.steps.push(fixed.why);
             return;
         }
         let proposals: Vec<Option<i32>> = metrics.iter().map(|m| m.replicas).collect();
@@ -640,10 +729,12 @@ impl Explainer {
         let Some(values) = values.filter(|v| !v.is_empty()) else {
             return report;
         };
-        let sum = values
+        let milli: Vec<i64> = values
             .iter()
             .filter_map(|v| v.value.parse::<Quantity>().ok())
-            .fold(0_i64, |a, q| a.saturating_add(q.milli_value()));
+            .map(|q| q.milli_value())
+            .collect();
+        let sum = replicas::external_total(&milli);
         let proposal = if goal.0 {
             target
                 .sync
@@ -722,28 +813,23 @@ impl Explainer {
         };
         let mut per_pod = BTreeMap::new();
         for pod in &pods {
-            let usage = |c: &crate::provider::ContainerUsage| {
-                let text = if only == "cpu" { &c.cpu } else { &c.memory };
-                text.parse::<Quantity>().ok().map(|q| q.milli_value())
-            };
-            let milli = match &container {
-                Some(name) => match pod.containers.iter().find(|c| &c.name == name) {
-                    Some(c) => usage(c),
-                    None => {
-                        return with_error(
-                            report,
-                            format!(
-                                "container {name} not present in metrics for pod {}/{}",
-                                pod.namespace, pod.name
-                            ),
-                        );
-                    }
-                },
-                None => pod
-                    .containers
-                    .iter()
-                    .map(usage)
-                    .try_fold(0_i64, |a, v| v.map(|v| a.saturating_add(v))),
+            let usage: Vec<(&str, Option<i64>)> = pod
+                .containers
+                .iter()
+                .map(|c| {
+                    let text = if only == "cpu" { &c.cpu } else { &c.memory };
+                    let milli = text.parse::<Quantity>().ok().map(|q| q.milli_value());
+                    (c.name.as_str(), milli)
+                })
+                .collect();
+            let milli = match replicas::pod_usage(
+                &pod.namespace,
+                &pod.name,
+                &usage,
+                container.as_deref(),
+            ) {
+                Ok(milli) => milli,
+                Err(e) => return with_error(report, e),
             };
             if let Some(milli) = milli {
                 per_pod.insert(
