@@ -9,6 +9,7 @@ use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, MetricSpec, MetricTarget,
 };
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::replicas::{
@@ -202,12 +203,82 @@ pub fn selector_text(selector: Option<&LabelSelector>) -> Result<String, String>
         .join(","))
 }
 
+/// What an Object or External metric's value is compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValueGoal<'a> {
+    /// Whether the target is an average per pod of the scale target (`AverageValue`).
+    pub per_pod: bool,
+    /// The target.
+    pub quantity: &'a K8sQuantity,
+}
+
+impl std::fmt::Display for ValueGoal<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.per_pod {
+            "AverageValue"
+        } else {
+            "Value"
+        };
+        write!(f, "{kind} {}", self.quantity.0)
+    }
+}
+
+/// An Object metric's target as the controller reads it: `Value` or `AverageValue`, as its
+/// `type` says.
+pub fn object_goal(target: &MetricTarget) -> Result<ValueGoal<'_>, String> {
+    let goal = |per_pod, quantity| Ok(ValueGoal { per_pod, quantity });
+    match (target.type_.as_str(), &target.value, &target.average_value) {
+        ("Value", Some(v), _) => goal(false, v),
+        ("AverageValue", _, Some(v)) => goal(true, v),
+        _ => Err("invalid object metric source: neither a value target nor an average value target was set".into()),
+    }
+}
+
+/// An External metric's target as the controller reads it: `averageValue` when set, whatever
+/// the `type` says, else `value`.
+pub fn external_goal(target: &MetricTarget) -> Result<ValueGoal<'_>, String> {
+    let goal = |per_pod, quantity| Ok(ValueGoal { per_pod, quantity });
+    match (&target.average_value, &target.value) {
+        (Some(v), _) => goal(true, v),
+        (None, Some(v)) => goal(false, v),
+        (None, None) => Err("invalid external metric source: neither a value target nor an average value target was set".into()),
+    }
+}
+
+/// What a Resource or ContainerResource metric's usage is compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResourceGoal<'a> {
+    /// An average usage per pod (`averageValue`).
+    AverageValue(&'a K8sQuantity),
+    /// A percent of the pods' requests (`averageUtilization`).
+    Utilization(i32),
+}
+
+impl std::fmt::Display for ResourceGoal<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResourceGoal::AverageValue(q) => write!(f, "AverageValue {}", q.0),
+            ResourceGoal::Utilization(u) => write!(f, "Utilization {u}%"),
+        }
+    }
+}
+
+/// A Resource or ContainerResource metric's target as the controller reads it: `averageValue`
+/// when set, whatever the `type` says, else `averageUtilization`.
+pub fn resource_goal(target: &MetricTarget) -> Result<ResourceGoal<'_>, String> {
+    match (&target.average_value, target.average_utilization) {
+        (Some(v), _) => Ok(ResourceGoal::AverageValue(v)),
+        (None, Some(u)) => Ok(ResourceGoal::Utilization(u)),
+        (None, None) => Err("invalid resource metric source: neither an average utilization target nor an average value (usage) target was set".into()),
+    }
+}
+
 fn parse_selector(selector: Option<&LabelSelector>) -> Result<Selector, String> {
     let text = selector_text(selector)?;
     Selector::parse(&text).map_err(|e| format!("the metric's selector {text:?} is invalid: {e}"))
 }
 
-fn milli(q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity) -> Result<i64, String> {
+fn milli(q: &K8sQuantity) -> Result<i64, String> {
     q.0.parse::<Quantity>()
         .map(|q| q.milli_value())
         .map_err(|e| format!("the target {:?} is not a quantity: {e}", q.0))
@@ -654,20 +725,13 @@ impl Explainer {
             }
         };
         let (mut report, values) = self.custom(&req, &custom_path(&req), "Object", true).await;
-        let t = &source.target;
-        let goal = match (t.type_.as_str(), &t.value, &t.average_value) {
-            ("Value", Some(v), _) => Some((false, v)),
-            ("AverageValue", _, Some(v)) => Some((true, v)),
-            _ => None,
+        let goal = match object_goal(&source.target) {
+            Ok(goal) => goal,
+            Err(e) => return with_error(report, e),
         };
-        let Some((per_pod, goal)) = goal else {
-            return with_error(
-                report,
-                "invalid object metric source: neither a value target nor an average value target was set".into(),
-            );
-        };
-        report.target = Some(format!("{} {}", t.type_, goal.0));
-        let goal = match milli(goal) {
+        report.target = Some(goal.to_string());
+        let per_pod = goal.per_pod;
+        let goal = match milli(goal.quantity) {
             Ok(goal) => goal,
             Err(e) => return with_error(report, e),
         };
@@ -706,23 +770,12 @@ impl Explainer {
             selector,
         };
         let (mut report, values) = self.external(&req, &external_path(&req), "External").await;
-        let t = &source.target;
-        let goal = match (&t.average_value, &t.value) {
-            (Some(v), _) => (true, v),
-            (None, Some(v)) => (false, v),
-            (None, None) => {
-                return with_error(
-                    report,
-                    "invalid external metric source: neither a value target nor an average value target was set".into(),
-                );
-            }
+        let goal = match external_goal(&source.target) {
+            Ok(goal) => goal,
+            Err(e) => return with_error(report, e),
         };
-        report.target = Some(format!(
-            "{} {}",
-            if goal.0 { "AverageValue" } else { "Value" },
-            goal.1.0
-        ));
-        let goal_milli = match milli(goal.1) {
+        report.target = Some(goal.to_string());
+        let goal_milli = match milli(goal.quantity) {
             Ok(g) => g,
             Err(e) => return with_error(report, e),
         };
@@ -735,7 +788,7 @@ impl Explainer {
             .map(|q| q.milli_value())
             .collect();
         let sum = replicas::external_total(&milli);
-        let proposal = if goal.0 {
+        let proposal = if goal.per_pod {
             target
                 .sync
                 .average_of_value(target.status_replicas, sum, goal_milli)
@@ -791,19 +844,13 @@ impl Explainer {
         if let Some(container) = &container {
             report.notes.push(format!("the container {container} only"));
         }
-        let goal = match (&t.average_value, t.average_utilization) {
-            (Some(v), _) => {
-                report.target = Some(format!("AverageValue {}", v.0));
-                milli(v).map(|m| (false, m))
+        let goal = resource_goal(t).and_then(|goal| {
+            report.target = Some(goal.to_string());
+            match goal {
+                ResourceGoal::AverageValue(v) => milli(v).map(|m| (false, m)),
+                ResourceGoal::Utilization(u) => Ok((true, i64::from(u))),
             }
-            (None, Some(u)) => {
-                report.target = Some(format!("Utilization {u}%"));
-                Ok((true, i64::from(u)))
-            }
-            (None, None) => Err(
-                "invalid resource metric source: neither an average utilization target nor an average value (usage) target was set".into(),
-            ),
-        };
+        });
         let (utilization, goal) = match goal {
             Ok(goal) => goal,
             Err(e) => return with_error(report, e),

@@ -27,7 +27,7 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use metrics_adapter::explain::hpa as library;
+use metrics_adapter::explain::hpa::{self as library, ResourceGoal};
 use metrics_adapter::explain::replicas::{
     self, Behavior, Decision, PodInfo, PodValue, Proposal, Sync, Tolerance,
 };
@@ -556,16 +556,8 @@ impl HpaSimulator {
         let (name, object) = (&source.metric.name, &source.described_object);
         outcome.description = format!("{} metric {name}", object.kind);
         let metric_selector = metric_selector(source.metric.selector.as_ref()).map_err(fail)?;
-        let t = &source.target;
-        let (per_pod, target_value) = match (t.type_.as_str(), &t.value, &t.average_value) {
-            ("Value", Some(v), _) => (false, milli(v).map_err(fail)?),
-            ("AverageValue", _, Some(v)) => (true, milli(v).map_err(fail)?),
-            _ => {
-                return Err(fail(
-                    "invalid object metric source: neither a value target nor an average value target was set".into(),
-                ));
-            }
-        };
+        let goal = library::object_goal(&source.target).map_err(fail)?;
+        let (per_pod, target_value) = (goal.per_pod, milli(goal.quantity).map_err(fail)?);
         // Go's own (garbled) wording: "unable to get metric %s: %v on %s %s/%s".
         let unable = |e: String| {
             fail(format!(
@@ -639,16 +631,8 @@ impl HpaSimulator {
             .ok_or_else(|| fail("external metric source is missing".into()))?;
         let name = &source.metric.name;
         outcome.description = format!("external metric {name}");
-        let t = &source.target;
-        let (per_pod, target_value) = match (&t.average_value, &t.value) {
-            (Some(v), _) => (true, milli(v).map_err(fail)?),
-            (None, Some(v)) => (false, milli(v).map_err(fail)?),
-            (None, None) => {
-                return Err(fail(
-                    "invalid external metric source: neither a value target nor an average value target was set".into(),
-                ));
-            }
-        };
+        let goal = library::external_goal(&source.target).map_err(fail)?;
+        let (per_pod, target_value) = (goal.per_pod, milli(goal.quantity).map_err(fail)?);
         let selector = metric_selector(source.metric.selector.as_ref()).map_err(fail)?;
         let unable = |e: String| {
             fail(format!(
@@ -709,20 +693,16 @@ impl HpaSimulator {
             "resource"
         };
         let fail = |e: String| format!("failed to get {resource} {kind} metric value: {e}");
-        let utilization = t.average_value.is_none();
+        let goal = library::resource_goal(t);
+        let utilization = !matches!(goal, Ok(ResourceGoal::AverageValue(_)));
         outcome.description = if utilization {
             format!("{resource} {kind} utilization (percentage of request)")
         } else {
             format!("{resource} {kind}")
         };
-        let target_value = match (&t.average_value, t.average_utilization) {
-            (Some(v), _) => milli(v).map_err(fail)?,
-            (None, Some(u)) => i64::from(u),
-            (None, None) => {
-                return Err(fail(
-                    "invalid resource metric source: neither an average utilization target nor an average value (usage) target was set".into(),
-                ));
-            }
+        let target_value = match goal.map_err(fail)? {
+            ResourceGoal::AverageValue(v) => milli(v).map_err(fail)?,
+            ResourceGoal::Utilization(u) => i64::from(u),
         };
         let unable = |e: String| {
             fail(format!(

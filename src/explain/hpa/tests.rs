@@ -357,3 +357,54 @@ fn pods_being_deleted_pending_or_unready_with_pod_level_requests() {
         Some((1_i64 << 30) * 1000)
     );
 }
+
+#[test]
+fn targets_are_read_as_the_controller_reads_them_per_metric_type() {
+    let target: MetricTarget = serde_json::from_value(json!({
+        "type": "AverageValue", "value": "10", "averageValue": "2", "averageUtilization": 50
+    }))
+    .unwrap();
+    // Object metrics go by the type; External and Resource metrics take averageValue first.
+    let object = object_goal(&target).unwrap();
+    assert_eq!(
+        (object.per_pod, object.to_string()),
+        (true, "AverageValue 2".into())
+    );
+    let value = MetricTarget {
+        type_: "Value".into(),
+        ..target.clone()
+    };
+    assert_eq!(object_goal(&value).unwrap().to_string(), "Value 10");
+    assert_eq!(external_goal(&value).unwrap().to_string(), "AverageValue 2");
+    assert_eq!(resource_goal(&value).unwrap().to_string(), "AverageValue 2");
+    let utilization = MetricTarget {
+        type_: "Utilization".into(),
+        average_value: None,
+        ..target.clone()
+    };
+    assert_eq!(
+        resource_goal(&utilization),
+        Ok(ResourceGoal::Utilization(50))
+    );
+    assert_eq!(external_goal(&utilization).unwrap().to_string(), "Value 10");
+    // A type without its field is no target.
+    let none = MetricTarget {
+        type_: "Value".into(),
+        ..MetricTarget::default()
+    };
+    assert!(
+        object_goal(&none)
+            .unwrap_err()
+            .starts_with("invalid object metric source")
+    );
+    assert!(
+        external_goal(&none)
+            .unwrap_err()
+            .starts_with("invalid external metric source")
+    );
+    assert!(
+        resource_goal(&none)
+            .unwrap_err()
+            .starts_with("invalid resource metric source")
+    );
+}
