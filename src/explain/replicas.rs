@@ -930,19 +930,25 @@ impl Limited {
     }
 }
 
+/// The most replicas allowed, its `ScalingLimited` reason and why: the scale-up limit (`why`
+/// says how it came about) unless `maxReplicas` is not above it.
+fn upper_bound(limit: i32, why: String, max: i32) -> (i32, &'static str, String) {
+    if max > limit {
+        (limit, "ScaleUpLimit", why)
+    } else {
+        (max, "TooManyReplicas", format!("maxReplicas {max}"))
+    }
+}
+
 /// `convertDesiredReplicasWithRules`, for an HPA without `behavior`: at most
 /// `max(2 × current, 4)` up, and within `[min, max]`.
 pub fn limit_legacy(current: i32, desired: i32, min: i32, max: i32) -> Limited {
     let up_limit = current.saturating_mul(2).max(4);
-    let (upper, reason, why) = if max > up_limit {
-        (
-            up_limit,
-            "ScaleUpLimit",
-            format!("at most max(2 × {current}, 4) = {up_limit} in one step"),
-        )
-    } else {
-        (max, "TooManyReplicas", format!("maxReplicas {max}"))
-    };
+    let (upper, reason, why) = upper_bound(
+        up_limit,
+        format!("at most max(2 × {current}, 4) = {up_limit} in one step"),
+        max,
+    );
     if desired < min {
         Limited::bound(
             min,
@@ -969,23 +975,19 @@ pub fn limit_with_behavior(
     period_start: &dyn Fn(i32) -> i32,
 ) -> Limited {
     if desired > current {
-        let (limit, how) = up_limit(current, &behavior.up, period_start);
+        let (limit, how) = policy_limit(current, &behavior.up, true, period_start);
         // No further scale-up until the events of the periods have aged out.
         let limit = limit.max(current);
-        let (upper, reason, why) = if max > limit {
-            (
-                limit,
-                "ScaleUpLimit",
-                format!("behavior.scaleUp allows {limit} ({how})"),
-            )
-        } else {
-            (max, "TooManyReplicas", format!("maxReplicas {max}"))
-        };
+        let (upper, reason, why) = upper_bound(
+            limit,
+            format!("behavior.scaleUp allows {limit} ({how})"),
+            max,
+        );
         if desired > upper {
             return Limited::bound(upper, reason, format!("limited to {upper}: {why}"));
         }
     } else if desired < current {
-        let (limit, how) = down_limit(current, &behavior.down, period_start);
+        let (limit, how) = policy_limit(current, &behavior.down, false, period_start);
         let limit = limit.min(current);
         let (lower, reason, why) = if min < limit {
             (
@@ -1077,29 +1079,21 @@ fn proposals(rules: &Direction, up: bool, period_start: &dyn Fn(i32) -> i32) -> 
         .collect()
 }
 
-/// The most replicas the scale-up policies allow from `current`
-/// (`calculateScaleUpLimitWithScalingRules`).
-fn up_limit(current: i32, rules: &Direction, period_start: &dyn Fn(i32) -> i32) -> (i32, String) {
+/// The limit a direction's policies set from `current`: scaling up the most replicas
+/// (`calculateScaleUpLimitWithScalingRules`), down the fewest
+/// (`calculateScaleDownLimitWithBehaviors`). `Max` picks the largest change: the highest limit
+/// up, the lowest down.
+fn policy_limit(
+    current: i32,
+    rules: &Direction,
+    up: bool,
+    period_start: &dyn Fn(i32) -> i32,
+) -> (i32, String) {
     if rules.select == Select::Disabled {
         return (current, "selectPolicy Disabled".into());
     }
-    pick(
-        proposals(rules, true, period_start),
-        rules.select == Select::Max,
-    )
-}
-
-/// The fewest replicas the scale-down policies allow from `current`
-/// (`calculateScaleDownLimitWithBehaviors`).
-fn down_limit(current: i32, rules: &Direction, period_start: &dyn Fn(i32) -> i32) -> (i32, String) {
-    if rules.select == Select::Disabled {
-        return (current, "selectPolicy Disabled".into());
-    }
-    // The largest change down is the lowest limit.
-    pick(
-        proposals(rules, false, period_start),
-        rules.select == Select::Min,
-    )
+    let largest_change = rules.select == Select::Max;
+    pick(proposals(rules, up, period_start), largest_change == up)
 }
 
 /// The highest (`highest`) or lowest proposal, and how it was chosen. Without policies it is
