@@ -741,13 +741,14 @@ impl Explainer {
         }) else {
             return report;
         };
-        let proposal = if per_pod {
-            target
-                .sync
-                .average_of_value(target.status_replicas, value, goal)
-        } else {
-            target.sync.value(target.current, value, goal, &target.pods)
-        };
+        let proposal = target.sync.value_metric(
+            per_pod,
+            target.current,
+            target.status_replicas,
+            value,
+            goal,
+            &target.pods,
+        );
         with_proposal(report, proposal)
     }
 
@@ -788,15 +789,14 @@ impl Explainer {
             .map(|q| q.milli_value())
             .collect();
         let sum = replicas::external_total(&milli);
-        let proposal = if goal.per_pod {
-            target
-                .sync
-                .average_of_value(target.status_replicas, sum, goal_milli)
-        } else {
-            target
-                .sync
-                .value(target.current, sum, goal_milli, &target.pods)
-        };
+        let proposal = target.sync.value_metric(
+            goal.per_pod,
+            target.current,
+            target.status_replicas,
+            sum,
+            goal_milli,
+            &target.pods,
+        );
         with_proposal(report, proposal)
     }
 

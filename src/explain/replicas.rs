@@ -549,6 +549,24 @@ impl Sync {
         })
     }
 
+    /// An Object or External metric: [`Sync::average_of_value`] over `status_replicas` for an
+    /// `AverageValue` target (`per_pod`), else [`Sync::value`] from `current`.
+    pub fn value_metric(
+        &self,
+        per_pod: bool,
+        current: i32,
+        status_replicas: i32,
+        value_milli: i64,
+        target_milli: i64,
+        pods: &[PodInfo],
+    ) -> Result<Proposal, String> {
+        if per_pod {
+            self.average_of_value(status_replicas, value_milli, target_milli)
+        } else {
+            self.value(current, value_milli, target_milli, pods)
+        }
+    }
+
     /// An Object or External metric with an `AverageValue` target: the value shared by the
     /// target's current replicas (`status.replicas`).
     pub fn average_of_value(

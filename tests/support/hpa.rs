@@ -606,16 +606,17 @@ impl HpaSimulator {
         }
         let usage = items[0].value;
         outcome.values = vec![(items[0].name.clone(), usage)];
-        if per_pod {
-            target
-                .calc
-                .average_of_value(target.status_replicas, usage, target_value)
-        } else {
-            target
-                .calc
-                .value(target.spec_replicas, usage, target_value, &target.pods)
-        }
-        .map_err(fail)
+        target
+            .calc
+            .value_metric(
+                per_pod,
+                target.spec_replicas,
+                target.status_replicas,
+                usage,
+                target_value,
+                &target.pods,
+            )
+            .map_err(fail)
     }
 
     async fn external_metric(
@@ -662,16 +663,17 @@ impl HpaSimulator {
             .collect();
         let values: Vec<i64> = items.iter().map(|i| i.value).collect();
         let total = replicas::external_total(&values);
-        if per_pod {
-            target
-                .calc
-                .average_of_value(target.status_replicas, total, target_value)
-        } else {
-            target
-                .calc
-                .value(target.spec_replicas, total, target_value, &target.pods)
-        }
-        .map_err(fail)
+        target
+            .calc
+            .value_metric(
+                per_pod,
+                target.spec_replicas,
+                target.status_replicas,
+                total,
+                target_value,
+                &target.pods,
+            )
+            .map_err(fail)
     }
 
     async fn resource_metric(

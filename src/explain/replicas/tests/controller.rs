@@ -790,3 +790,14 @@ fn pod_usage_sums_containers_or_reads_the_named_one() {
     let huge = [("a", Some(i64::MAX)), ("b", Some(1))];
     assert_eq!(pod_usage("prod", "web-3", &huge, None), Ok(Some(i64::MIN)));
 }
+
+#[test]
+fn value_metrics_share_by_status_replicas_or_scale_on_ready_pods() {
+    // AverageValue: 20000 over 3 status replicas against 5000 each: ceil(20000/5000) = 4,
+    // whatever spec.replicas (5) says.
+    let per_pod = calc().value_metric(true, 5, 3, 20000, 5000, &pods(3));
+    assert_eq!(current(per_pod), (4, 6667));
+    // Value: from spec.replicas 5 on 3 ready pods, 20000/15000 = 1.333: ceil(1.333 × 3) = 4.
+    let value = calc().value_metric(false, 5, 3, 20000, 15000, &pods(3));
+    assert_eq!(current(value), (4, 20000));
+}
