@@ -9,6 +9,7 @@ use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, MetricSpec, MetricTarget,
 };
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::replicas::{
@@ -21,100 +22,255 @@ use crate::resources::GroupResource;
 use crate::selector::{FieldSelector, Selector};
 
 /// The custom metrics version the controller asks (the adapter's preferred one).
-const CUSTOM_API: &str = "/apis/custom.metrics.k8s.io/v1beta2";
-const EXTERNAL_API: &str = "/apis/external.metrics.k8s.io/v1beta1";
-const RESOURCE_API: &str = "/apis/metrics.k8s.io/v1beta1";
+pub const CUSTOM_VERSION: &str = "v1beta2";
 
-/// Characters escaped in a path segment: all but the unreserved ones (`*` becomes `%2A`, as
-/// the controller's client sends it).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-fn segment(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
+/// Go's `url.QueryEscape`: unreserved characters kept, space as `+`, everything else `%XX`.
+pub fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
-/// `?k=v&…` for the parameters that are not empty (form-encoded), or nothing.
-fn query(params: &[(&str, &str)]) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    let mut any = false;
-    for (key, value) in params.iter().filter(|(_, v)| !v.is_empty()) {
-        query.append_pair(key, value);
-        any = true;
+/// Go's `(*url.URL).EscapedPath()` of a path set without `RawPath`: unreserved characters and
+/// `$ & + , / : ; = @` kept, everything else (`*` and `?` included) as `%XX`.
+pub fn path_escape(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        match b {
+            b'a'..=b'z'
+            | b'A'..=b'Z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'$'
+            | b'&'
+            | b'+'
+            | b','
+            | b'/'
+            | b':'
+            | b';'
+            | b'='
+            | b'@' => out.push(char::from(b)),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
     }
-    if any {
-        format!("?{}", query.finish())
+    out
+}
+
+/// `url.Values.Encode()` of the parameters the metrics clients send: keys sorted, values
+/// query-escaped, empty values left out (the parameter codecs omit empty fields).
+pub fn encode_query(params: &[(&str, &str)]) -> String {
+    let mut params: Vec<_> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
+    params.sort_by_key(|(k, _)| *k);
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// client-go's `Request.URL()`: the path escaped, then `?` and the query if there is one.
+fn request(path: &str, params: &[(&str, &str)]) -> String {
+    let query = encode_query(params);
+    if query.is_empty() {
+        path_escape(path)
     } else {
-        String::new()
+        format!("{}?{query}", path_escape(path))
     }
+}
+
+/// A custom metrics request as the controller's client writes it for `version`: the metric of
+/// the object `name` (every object matching `label_selector` when `None`) of `resource`
+/// (`plural` or `plural.group`, lowercased as client-go does) in `namespace` (`None` for
+/// cluster-scoped objects); a Namespace's own metric is asked as `namespaces/{name}/metrics/…`.
+pub fn custom_metric_path(
+    version: &str,
+    namespace: Option<&str>,
+    resource: &str,
+    name: Option<&str>,
+    metric: &str,
+    label_selector: &str,
+    metric_selector: &str,
+) -> String {
+    let name = name.unwrap_or("*");
+    let resource = resource.to_lowercase();
+    let path = match (namespace, resource.as_str()) {
+        (None, "namespaces") => format!("namespaces/{name}/metrics/{metric}"),
+        (Some(ns), resource) => format!("namespaces/{ns}/{resource}/{name}/{metric}"),
+        (None, resource) => format!("{resource}/{name}/{metric}"),
+    };
+    request(
+        &format!("/apis/custom.metrics.k8s.io/{version}/{path}"),
+        &[
+            ("labelSelector", label_selector),
+            ("metricLabelSelector", metric_selector),
+        ],
+    )
+}
+
+/// An External metrics request. client-go lowercases the resource segment, and the external
+/// metrics client passes the metric name as the resource: `queueDepth` is asked as `queuedepth`.
+pub fn external_metric_path(namespace: &str, metric: &str, selector: &str) -> String {
+    request(
+        &format!(
+            "/apis/external.metrics.k8s.io/v1beta1/namespaces/{namespace}/{}",
+            metric.to_lowercase()
+        ),
+        &[("labelSelector", selector)],
+    )
+}
+
+/// The pod metrics request of Resource metrics: every pod of `namespace` matching the selector.
+pub fn pod_metrics_path(namespace: &str, pod_selector: &str) -> String {
+    request(
+        &format!("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"),
+        &[("labelSelector", pod_selector)],
+    )
 }
 
 /// The path of a custom metrics request, as the controller writes it.
 pub fn custom_path(req: &CustomRequest) -> String {
-    let label_selector = req.label_selector.to_string();
-    let metric_selector = req.metric_selector.to_string();
-    let params = query(&[
-        ("labelSelector", label_selector.as_str()),
-        ("metricLabelSelector", metric_selector.as_str()),
-    ]);
-    let name = segment(req.name.as_deref().unwrap_or("*"));
-    let metric = segment(&req.metric);
-    match (&req.namespace, req.resource.as_str()) {
-        (None, "namespaces") => format!("{CUSTOM_API}/namespaces/{name}/metrics/{metric}{params}"),
-        (Some(ns), resource) => format!(
-            "{CUSTOM_API}/namespaces/{}/{}/{name}/{metric}{params}",
-            segment(ns),
-            segment(resource)
-        ),
-        (None, resource) => format!("{CUSTOM_API}/{}/{name}/{metric}{params}", segment(resource)),
-    }
+    custom_metric_path(
+        CUSTOM_VERSION,
+        req.namespace.as_deref(),
+        &req.resource,
+        req.name.as_deref(),
+        &req.metric,
+        &req.label_selector.to_string(),
+        &req.metric_selector.to_string(),
+    )
 }
 
 /// The path of an external metrics request.
 pub fn external_path(req: &ExternalRequest) -> String {
-    let selector = req.selector.to_string();
-    format!(
-        "{EXTERNAL_API}/namespaces/{}/{}{}",
-        segment(&req.namespace),
-        segment(&req.metric),
-        query(&[("labelSelector", selector.as_str())])
-    )
+    external_metric_path(&req.namespace, &req.metric, &req.selector.to_string())
 }
 
 /// The path of the pod metrics request of Resource metrics.
 pub fn pods_path(req: &PodMetricsRequest) -> String {
-    let selector = req.label_selector.to_string();
-    let namespace = req.namespace.as_deref().unwrap_or_default();
-    format!(
-        "{RESOURCE_API}/namespaces/{}/pods{}",
-        segment(namespace),
-        query(&[("labelSelector", selector.as_str())])
+    pod_metrics_path(
+        req.namespace.as_deref().unwrap_or_default(),
+        &req.label_selector.to_string(),
     )
 }
 
-/// A `metav1.LabelSelector` as selector text (`a=b,c in (d,e),!f`).
+/// `metav1.LabelSelectorAsSelector(selector).String()`: `matchLabels` as `k=v`, expressions as
+/// `k in (…)`, `k notin (…)`, `k`, `!k`, sorted by key, values sorted; nil or empty gives `""`.
+/// The operators' values are checked as apimachinery checks them; keys and values are not
+/// (parse the text for that).
 pub fn selector_text(selector: Option<&LabelSelector>) -> Result<String, String> {
     let Some(selector) = selector else {
         return Ok(String::new());
     };
-    let mut parts = Vec::new();
+    let mut requirements: Vec<(String, String)> = Vec::new();
     for (key, value) in selector.match_labels.iter().flatten() {
-        parts.push(format!("{key}={value}"));
+        requirements.push((key.clone(), format!("{key}={value}")));
     }
     for e in selector.match_expressions.iter().flatten() {
-        let values = e.values.clone().unwrap_or_default().join(",");
-        parts.push(match e.operator.as_str() {
-            "In" => format!("{} in ({values})", e.key),
-            "NotIn" => format!("{} notin ({values})", e.key),
-            "Exists" => e.key.clone(),
-            "DoesNotExist" => format!("!{}", e.key),
-            other => return Err(format!("{other:?} is not a label selector operator")),
-        });
+        let mut values = e.values.clone().unwrap_or_default();
+        values.sort();
+        let key = &e.key;
+        let text = match e.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => {
+                return Err("for 'in', 'notin' operators, values set can't be empty".into());
+            }
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                return Err("values set must be empty for exists and does not exist".into());
+            }
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.clone(),
+            "DoesNotExist" => format!("!{key}"),
+            other => return Err(format!("{other:?} is not a valid label selector operator")),
+        };
+        requirements.push((key.clone(), text));
     }
-    Ok(parts.join(","))
+    requirements.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(requirements
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// What an Object or External metric's value is compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValueGoal<'a> {
+    /// Whether the target is an average per pod of the scale target (`AverageValue`).
+    pub per_pod: bool,
+    /// The target.
+    pub quantity: &'a K8sQuantity,
+}
+
+impl std::fmt::Display for ValueGoal<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = if self.per_pod {
+            "AverageValue"
+        } else {
+            "Value"
+        };
+        write!(f, "{kind} {}", self.quantity.0)
+    }
+}
+
+/// An Object metric's target as the controller reads it: `Value` or `AverageValue`, as its
+/// `type` says.
+pub fn object_goal(target: &MetricTarget) -> Result<ValueGoal<'_>, String> {
+    let goal = |per_pod, quantity| Ok(ValueGoal { per_pod, quantity });
+    match (target.type_.as_str(), &target.value, &target.average_value) {
+        ("Value", Some(v), _) => goal(false, v),
+        ("AverageValue", _, Some(v)) => goal(true, v),
+        _ => Err("invalid object metric source: neither a value target nor an average value target was set".into()),
+    }
+}
+
+/// An External metric's target as the controller reads it: `averageValue` when set, whatever
+/// the `type` says, else `value`.
+pub fn external_goal(target: &MetricTarget) -> Result<ValueGoal<'_>, String> {
+    let goal = |per_pod, quantity| Ok(ValueGoal { per_pod, quantity });
+    match (&target.average_value, &target.value) {
+        (Some(v), _) => goal(true, v),
+        (None, Some(v)) => goal(false, v),
+        (None, None) => Err("invalid external metric source: neither a value target nor an average value target was set".into()),
+    }
+}
+
+/// What a Resource or ContainerResource metric's usage is compared with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ResourceGoal<'a> {
+    /// An average usage per pod (`averageValue`).
+    AverageValue(&'a K8sQuantity),
+    /// A percent of the pods' requests (`averageUtilization`).
+    Utilization(i32),
+}
+
+impl std::fmt::Display for ResourceGoal<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResourceGoal::AverageValue(q) => write!(f, "AverageValue {}", q.0),
+            ResourceGoal::Utilization(u) => write!(f, "Utilization {u}%"),
+        }
+    }
+}
+
+/// A Resource or ContainerResource metric's target as the controller reads it: `averageValue`
+/// when set, whatever the `type` says, else `averageUtilization`.
+pub fn resource_goal(target: &MetricTarget) -> Result<ResourceGoal<'_>, String> {
+    match (&target.average_value, target.average_utilization) {
+        (Some(v), _) => Ok(ResourceGoal::AverageValue(v)),
+        (None, Some(u)) => Ok(ResourceGoal::Utilization(u)),
+        (None, None) => Err("invalid resource metric source: neither an average utilization target nor an average value (usage) target was set".into()),
+    }
 }
 
 fn parse_selector(selector: Option<&LabelSelector>) -> Result<Selector, String> {
@@ -122,7 +278,7 @@ fn parse_selector(selector: Option<&LabelSelector>) -> Result<Selector, String> 
     Selector::parse(&text).map_err(|e| format!("the metric's selector {text:?} is invalid: {e}"))
 }
 
-fn milli(q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity) -> Result<i64, String> {
+fn milli(q: &K8sQuantity) -> Result<i64, String> {
     q.0.parse::<Quantity>()
         .map(|q| q.milli_value())
         .map_err(|e| format!("the target {:?} is not a quantity: {e}", q.0))
@@ -196,8 +352,9 @@ struct Target {
     sync: Sync,
 }
 
-/// The default metric of an HPA without metrics: 80 % average CPU utilization.
-fn default_metrics() -> Vec<MetricSpec> {
+/// The metrics of an HPA whose spec has none, as the API server defaults them: 80 % average CPU
+/// utilization.
+pub fn default_metrics() -> Vec<MetricSpec> {
     vec![MetricSpec {
         type_: "Resource".into(),
         resource: Some(k8s_openapi::api::autoscaling::v2::ResourceMetricSource {
@@ -304,8 +461,11 @@ impl Explainer {
         let target_ref = &spec.scale_target_ref;
         let min = spec.min_replicas.unwrap_or(1);
         let max = spec.max_replicas;
-        let tolerance = Tolerance::of(spec.behavior.as_ref());
-        let behavior = spec.behavior.as_ref().map(Behavior::of);
+        let tolerance = Tolerance::of(spec.behavior.as_ref(), replicas::DEFAULT_TOLERANCE);
+        let behavior = spec
+            .behavior
+            .as_ref()
+            .map(|b| Behavior::of(b, replicas::DOWNSCALE_STABILIZATION_SECONDS));
         let mut report = HpaReport {
             namespace: namespace.clone(),
             name: hpa.metadata.name.clone().unwrap_or_default(),
@@ -399,9 +559,9 @@ impl Explainer {
         if report.reason.is_some() {
             return;
         }
-        if let Some((replicas, why)) = replicas::before_metrics(current, min, max) {
-            report.desired_replicas = replicas;
-            report.steps.push(why);
+        if let Some(fixed) = replicas::before_metrics(current, min, max) {
+            report.desired_replicas = fixed.replicas;
+            report.steps.push(fixed.why);
             return;
         }
         let proposals: Vec<Option<i32>> = metrics.iter().map(|m| m.replicas).collect();
@@ -565,20 +725,13 @@ impl Explainer {
             }
         };
         let (mut report, values) = self.custom(&req, &custom_path(&req), "Object", true).await;
-        let t = &source.target;
-        let goal = match (t.type_.as_str(), &t.value, &t.average_value) {
-            ("Value", Some(v), _) => Some((false, v)),
-            ("AverageValue", _, Some(v)) => Some((true, v)),
-            _ => None,
+        let goal = match object_goal(&source.target) {
+            Ok(goal) => goal,
+            Err(e) => return with_error(report, e),
         };
-        let Some((per_pod, goal)) = goal else {
-            return with_error(
-                report,
-                "invalid object metric source: neither a value target nor an average value target was set".into(),
-            );
-        };
-        report.target = Some(format!("{} {}", t.type_, goal.0));
-        let goal = match milli(goal) {
+        report.target = Some(goal.to_string());
+        let per_pod = goal.per_pod;
+        let goal = match milli(goal.quantity) {
             Ok(goal) => goal,
             Err(e) => return with_error(report, e),
         };
@@ -588,13 +741,14 @@ impl Explainer {
         }) else {
             return report;
         };
-        let proposal = if per_pod {
-            target
-                .sync
-                .average_of_value(target.status_replicas, value, goal)
-        } else {
-            target.sync.value(target.current, value, goal, &target.pods)
-        };
+        let proposal = target.sync.value_metric(
+            per_pod,
+            target.current,
+            target.status_replicas,
+            value,
+            goal,
+            &target.pods,
+        );
         with_proposal(report, proposal)
     }
 
@@ -617,42 +771,32 @@ impl Explainer {
             selector,
         };
         let (mut report, values) = self.external(&req, &external_path(&req), "External").await;
-        let t = &source.target;
-        let goal = match (&t.average_value, &t.value) {
-            (Some(v), _) => (true, v),
-            (None, Some(v)) => (false, v),
-            (None, None) => {
-                return with_error(
-                    report,
-                    "invalid external metric source: neither a value target nor an average value target was set".into(),
-                );
-            }
+        let goal = match external_goal(&source.target) {
+            Ok(goal) => goal,
+            Err(e) => return with_error(report, e),
         };
-        report.target = Some(format!(
-            "{} {}",
-            if goal.0 { "AverageValue" } else { "Value" },
-            goal.1.0
-        ));
-        let goal_milli = match milli(goal.1) {
+        report.target = Some(goal.to_string());
+        let goal_milli = match milli(goal.quantity) {
             Ok(g) => g,
             Err(e) => return with_error(report, e),
         };
         let Some(values) = values.filter(|v| !v.is_empty()) else {
             return report;
         };
-        let sum = values
+        let milli: Vec<i64> = values
             .iter()
             .filter_map(|v| v.value.parse::<Quantity>().ok())
-            .fold(0_i64, |a, q| a.saturating_add(q.milli_value()));
-        let proposal = if goal.0 {
-            target
-                .sync
-                .average_of_value(target.status_replicas, sum, goal_milli)
-        } else {
-            target
-                .sync
-                .value(target.current, sum, goal_milli, &target.pods)
-        };
+            .map(|q| q.milli_value())
+            .collect();
+        let sum = replicas::external_total(&milli);
+        let proposal = target.sync.value_metric(
+            goal.per_pod,
+            target.current,
+            target.status_replicas,
+            sum,
+            goal_milli,
+            &target.pods,
+        );
         with_proposal(report, proposal)
     }
 
@@ -700,19 +844,13 @@ impl Explainer {
         if let Some(container) = &container {
             report.notes.push(format!("the container {container} only"));
         }
-        let goal = match (&t.average_value, t.average_utilization) {
-            (Some(v), _) => {
-                report.target = Some(format!("AverageValue {}", v.0));
-                milli(v).map(|m| (false, m))
+        let goal = resource_goal(t).and_then(|goal| {
+            report.target = Some(goal.to_string());
+            match goal {
+                ResourceGoal::AverageValue(v) => milli(v).map(|m| (false, m)),
+                ResourceGoal::Utilization(u) => Ok((true, i64::from(u))),
             }
-            (None, Some(u)) => {
-                report.target = Some(format!("Utilization {u}%"));
-                Ok((true, i64::from(u)))
-            }
-            (None, None) => Err(
-                "invalid resource metric source: neither an average utilization target nor an average value (usage) target was set".into(),
-            ),
-        };
+        });
         let (utilization, goal) = match goal {
             Ok(goal) => goal,
             Err(e) => return with_error(report, e),
@@ -722,28 +860,23 @@ impl Explainer {
         };
         let mut per_pod = BTreeMap::new();
         for pod in &pods {
-            let usage = |c: &crate::provider::ContainerUsage| {
-                let text = if only == "cpu" { &c.cpu } else { &c.memory };
-                text.parse::<Quantity>().ok().map(|q| q.milli_value())
-            };
-            let milli = match &container {
-                Some(name) => match pod.containers.iter().find(|c| &c.name == name) {
-                    Some(c) => usage(c),
-                    None => {
-                        return with_error(
-                            report,
-                            format!(
-                                "container {name} not present in metrics for pod {}/{}",
-                                pod.namespace, pod.name
-                            ),
-                        );
-                    }
-                },
-                None => pod
-                    .containers
-                    .iter()
-                    .map(usage)
-                    .try_fold(0_i64, |a, v| v.map(|v| a.saturating_add(v))),
+            let usage: Vec<(&str, Option<i64>)> = pod
+                .containers
+                .iter()
+                .map(|c| {
+                    let text = if only == "cpu" { &c.cpu } else { &c.memory };
+                    let milli = text.parse::<Quantity>().ok().map(|q| q.milli_value());
+                    (c.name.as_str(), milli)
+                })
+                .collect();
+            let milli = match replicas::pod_usage(
+                &pod.namespace,
+                &pod.name,
+                &usage,
+                container.as_deref(),
+            ) {
+                Ok(milli) => milli,
+                Err(e) => return with_error(report, e),
             };
             if let Some(milli) = milli {
                 per_pod.insert(

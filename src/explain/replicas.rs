@@ -5,9 +5,14 @@
 //!
 //! Pure: values in milli-units, pod states and the time of the sync go in; numbers and the
 //! sentences that say how they came about come out. Unlike the controller, nothing is
-//! remembered between syncs: the stabilization windows and the scale events of earlier steps are
-//! unknown here, so the limits are those of a step with no scaling in the policies' periods, and
-//! the stabilization windows are named, not applied.
+//! remembered between syncs: the recommendations and scale events of earlier steps belong to the
+//! caller. [`limit_with_behavior`] takes the replica count at the start of each policy's period
+//! from it (the tests' HPA simulator keeps the controller's history); [`step`], for one look at
+//! an HPA, limits as if nothing was scaled in the periods and names the stabilization windows
+//! instead of applying them.
+//!
+//! Where Go's arithmetic differs from Rust's, Go's is kept: int64 sums and products wrap, and a
+//! percentage is cut to an int32.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,13 +47,14 @@ impl Default for Tolerance {
 }
 
 impl Tolerance {
-    /// The HPA's own `behavior.scaleUp/scaleDown.tolerance` where set, else the default.
-    pub fn of(behavior: Option<&HorizontalPodAutoscalerBehavior>) -> Tolerance {
+    /// The HPA's own `behavior.scaleUp/scaleDown.tolerance` where set, else the controller's
+    /// `default` (`--horizontal-pod-autoscaler-tolerance`, [`DEFAULT_TOLERANCE`] unless changed).
+    pub fn of(behavior: Option<&HorizontalPodAutoscalerBehavior>, default: f64) -> Tolerance {
         let own = |rules: Option<&HPAScalingRules>| {
             rules
                 .and_then(|r| r.tolerance.as_ref())
                 .and_then(|q| q.0.parse::<Quantity>().ok())
-                .map_or(DEFAULT_TOLERANCE, |q| q.as_f64())
+                .map_or(default, |q| q.as_f64())
         };
         Tolerance {
             down: own(behavior.and_then(|b| b.scale_down.as_ref())),
@@ -202,7 +208,7 @@ fn later(t: Timestamp, d: SignedDuration) -> Timestamp {
     t.saturating_add(d).unwrap_or(t)
 }
 
-/// `ceil(x)` as a replica count, saturating.
+/// `ceil(x)` as a replica count, saturating (Go's `int32(math.Ceil(x))` is undefined out of range).
 fn ceil_replicas(x: f64) -> i32 {
     x.ceil() as i32
 }
@@ -281,11 +287,10 @@ impl Sync {
         if kept.is_empty() {
             return Err("did not receive metrics for targeted pods (pods might be unready)".into());
         }
+        // `GetMetricUsageRatio`: an int64 sum, which wraps as Go's does, divided as integers.
         let average = |values: &BTreeMap<String, PodValue>| {
-            let total = values
-                .values()
-                .fold(0_i64, |a, v| a.saturating_add(v.milli));
-            total / values.len().max(1) as i64
+            let total = values.values().fold(0_i64, |a, v| a.wrapping_add(v.milli));
+            total.wrapping_div(values.len().max(1) as i64)
         };
         let usage = average(&kept);
         let ratio = usage as f64 / target_milli as f64;
@@ -441,7 +446,12 @@ impl Sync {
             let percent = i64::from(target_percent.max(100));
             let fill = |name: &String| {
                 if ratio < 1.0 {
-                    requests.get(name).copied().unwrap_or(0) * percent / 100
+                    requests
+                        .get(name)
+                        .copied()
+                        .unwrap_or(0)
+                        .wrapping_mul(percent)
+                        / 100
                 } else {
                     0
                 }
@@ -539,6 +549,24 @@ impl Sync {
         })
     }
 
+    /// An Object or External metric: [`Sync::average_of_value`] over `status_replicas` for an
+    /// `AverageValue` target (`per_pod`), else [`Sync::value`] from `current`.
+    pub fn value_metric(
+        &self,
+        per_pod: bool,
+        current: i32,
+        status_replicas: i32,
+        value_milli: i64,
+        target_milli: i64,
+        pods: &[PodInfo],
+    ) -> Result<Proposal, String> {
+        if per_pod {
+            self.average_of_value(status_replicas, value_milli, target_milli)
+        } else {
+            self.value(current, value_milli, target_milli, pods)
+        }
+    }
+
     /// An Object or External metric with an `AverageValue` target: the value shared by the
     /// target's current replicas (`status.replicas`).
     pub fn average_of_value(
@@ -580,6 +608,41 @@ impl Sync {
     }
 }
 
+/// The value of an External metric with several series: their sum, as an int64 that wraps as
+/// Go's does (`GetExternalMetric`).
+pub fn external_total(values: &[i64]) -> i64 {
+    values.iter().fold(0_i64, |a, v| a.wrapping_add(*v))
+}
+
+/// One pod's usage of a resource from the resource metrics API, as the controller reads it
+/// (`getPodMetrics`, `getContainerMetrics`): `containers` are the pod's containers with their
+/// usage of the resource, if they report it. With `container`, that container's usage, and an
+/// error when the pod's metrics lack the container (which fails the whole metric); else the sum
+/// over the containers, an int64 that wraps as Go's does. `None` leaves the pod out: it reports
+/// no containers, or a counted container lacks the resource.
+pub fn pod_usage(
+    namespace: &str,
+    pod: &str,
+    containers: &[(&str, Option<i64>)],
+    container: Option<&str>,
+) -> Result<Option<i64>, String> {
+    if let Some(wanted) = container {
+        return containers
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, usage)| *usage)
+            .ok_or_else(|| {
+                format!("container {wanted} not present in metrics for pod {namespace}/{pod}")
+            });
+    }
+    if containers.is_empty() {
+        return Ok(None);
+    }
+    Ok(containers
+        .iter()
+        .try_fold(0_i64, |sum, (_, usage)| usage.map(|u| sum.wrapping_add(u))))
+}
+
 /// Each pod's request of `resource` in milli-units: the pod-level request when set (and no
 /// container is named), else the sum over its containers, or the named container's; an error
 /// when a counted container requests none.
@@ -607,7 +670,7 @@ fn requests_of(
                     pod.name
                 )
             })?;
-            sum = sum.saturating_add(*request);
+            sum = sum.wrapping_add(*request);
         }
         requests.insert(pod.name.clone(), sum);
     }
@@ -615,7 +678,8 @@ fn requests_of(
 }
 
 /// Utilization in whole percent (truncated) and the average value, over the pods that have both
-/// a value and a request.
+/// a value and a request (`GetResourceUtilizationRatio`). The arithmetic is Go's: int64 sums and
+/// products wrap, and the percentage is cut to an int32.
 fn utilization_of(
     values: &BTreeMap<String, PodValue>,
     requests: &BTreeMap<String, i64>,
@@ -623,42 +687,64 @@ fn utilization_of(
     let (mut used, mut requested, mut pods) = (0_i64, 0_i64, 0_i64);
     for (name, value) in values {
         if let Some(request) = requests.get(name) {
-            used = used.saturating_add(value.milli);
-            requested = requested.saturating_add(*request);
+            used = used.wrapping_add(value.milli);
+            requested = requested.wrapping_add(*request);
             pods += 1;
         }
     }
     if requested == 0 {
         return Err("no metrics returned matched known pods".into());
     }
-    let utilization = i32::try_from(used.saturating_mul(100) / requested).unwrap_or(i32::MAX);
-    Ok((utilization, used / pods.max(1)))
+    let utilization = used.wrapping_mul(100).wrapping_div(requested) as i32;
+    Ok((utilization, used.wrapping_div(pods.max(1))))
+}
+
+/// A replica count the controller sets without reading the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fixed {
+    /// The count it sets (the current one when autoscaling is disabled).
+    pub replicas: i32,
+    /// The reason of the HPA's condition: `ScalingDisabled` (`ScalingActive`), or
+    /// `TooManyReplicas` or `TooFewReplicas` (`ScalingLimited`).
+    pub reason: &'static str,
+    /// The same in a sentence.
+    pub why: String,
 }
 
 /// What the controller does before it reads any metric: a target scaled to 0 (with a
 /// `minReplicas` other than 0) is left alone, and a count outside `[min, max]` is brought inside.
-pub fn before_metrics(current: i32, min: i32, max: i32) -> Option<(i32, String)> {
+pub fn before_metrics(current: i32, min: i32, max: i32) -> Option<Fixed> {
+    let fixed = |replicas, reason, why| {
+        Some(Fixed {
+            replicas,
+            reason,
+            why,
+        })
+    };
     if current == 0 && min != 0 {
-        return Some((
+        return fixed(
             0,
+            "ScalingDisabled",
             "the target has 0 replicas: autoscaling is disabled until it is scaled up (ScalingDisabled)".into(),
-        ));
+        );
     }
     if current > max {
-        return Some((
+        return fixed(
             max,
+            "TooManyReplicas",
             format!(
                 "{current} replicas is more than maxReplicas {max}: set to {max} without reading the metrics"
             ),
-        ));
+        );
     }
     if current < min {
-        return Some((
+        return fixed(
             min,
+            "TooFewReplicas",
             format!(
                 "{current} replicas is fewer than minReplicas {min}: set to {min} without reading the metrics"
             ),
-        ));
+        );
     }
     None
 }
@@ -672,22 +758,29 @@ pub enum Decision {
     Hold(String),
 }
 
-/// The largest proposal of the metrics that have one, unless every metric failed or one failed
-/// and the largest would scale down.
+/// The end of `computeReplicasForMetrics`: the largest proposal of the metrics that have one,
+/// unless every metric failed or one failed and the largest would scale down. As in Go, the
+/// running count starts at 0 and any proposal replaces a 0, so a negative proposal after a 0
+/// wins over it.
 pub fn decide(proposals: &[Option<i32>], spec_replicas: i32) -> Decision {
     let invalid = proposals.iter().filter(|p| p.is_none()).count();
-    let largest = proposals.iter().flatten().copied().max();
-    match largest {
-        None => Decision::Hold(format!(
+    let largest = proposals
+        .iter()
+        .flatten()
+        .fold(0, |r, &p| if r == 0 || p > r { p } else { r });
+    if invalid >= proposals.len() {
+        Decision::Hold(format!(
             "no metric has a value ({} invalid out of {}): the controller does not scale",
             invalid,
             proposals.len()
-        )),
-        Some(largest) if invalid > 0 && largest < spec_replicas => Decision::Hold(format!(
+        ))
+    } else if invalid > 0 && largest < spec_replicas {
+        Decision::Hold(format!(
             "{invalid} of {} metrics have no value and the others would scale down to {largest}: the controller does not scale",
             proposals.len()
-        )),
-        Some(largest) => Decision::Scale(largest),
+        ))
+    } else {
+        Decision::Scale(largest)
     }
 }
 
@@ -702,11 +795,23 @@ pub enum Select {
     Disabled,
 }
 
+/// What a policy's value counts (`type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyType {
+    /// A number of pods.
+    Pods,
+    /// A percent of the replicas at the start of the period.
+    Percent,
+    /// Anything else (the API rejects it): the controller proposes what the policy before it
+    /// proposed (0 for the first), as its loop variable is left unchanged.
+    Unknown,
+}
+
 /// One rate-limiting policy: at most `value` pods (or percent) per `period_seconds`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// Whether `value` is a percent of the replicas (else a number of pods).
-    pub percent: bool,
+    /// What `value` counts.
+    pub kind: PolicyType,
     /// Pods or percent.
     pub value: i32,
     /// The period.
@@ -733,6 +838,8 @@ pub struct Behavior {
     pub down: Direction,
 }
 
+/// A direction as the API server defaults it (`copyHPAScalingRules`): each field the spec sets
+/// replaces the default, `policies` included (even an empty list, which validation rejects).
 fn direction(
     spec: Option<&HPAScalingRules>,
     stabilization_seconds: i32,
@@ -743,39 +850,42 @@ fn direction(
         Some("Disabled") => Select::Disabled,
         _ => Select::Max,
     };
-    let own: Vec<Policy> = spec
-        .and_then(|s| s.policies.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            let percent = match p.type_.as_str() {
-                "Percent" => true,
-                "Pods" => false,
-                _ => return None,
-            };
-            Some(Policy {
-                percent,
+    let policies = match spec.and_then(|s| s.policies.as_ref()) {
+        Some(own) => own
+            .iter()
+            .map(|p| Policy {
+                kind: match p.type_.as_str() {
+                    "Pods" => PolicyType::Pods,
+                    "Percent" => PolicyType::Percent,
+                    _ => PolicyType::Unknown,
+                },
                 value: p.value,
                 period_seconds: p.period_seconds,
             })
-        })
-        .collect();
+            .collect(),
+        None => policies,
+    };
     Direction {
         stabilization_seconds: spec
             .and_then(|s| s.stabilization_window_seconds)
             .unwrap_or(stabilization_seconds),
         select,
-        policies: if own.is_empty() { policies } else { own },
+        policies,
     }
 }
 
 impl Behavior {
-    /// The behaviour as the API server stores it: scale-up `Max` of `Pods 4` and `Percent 100`
-    /// per 15 s without stabilization; scale-down `Percent 100` per 15 s with the controller's
-    /// 300 s stabilization.
-    pub fn of(spec: &HorizontalPodAutoscalerBehavior) -> Behavior {
-        let per_15s = |percent, value| Policy {
-            percent,
+    /// The behaviour as the API server stores it and the controller completes it: scale-up
+    /// `Max` of `Pods 4` and `Percent 100` per 15 s without stabilization; scale-down
+    /// `Percent 100` per 15 s, stabilized over the controller's
+    /// `--horizontal-pod-autoscaler-downscale-stabilization` (`downscale_stabilization_seconds`,
+    /// [`DOWNSCALE_STABILIZATION_SECONDS`] unless changed) when the spec sets no window.
+    pub fn of(
+        spec: &HorizontalPodAutoscalerBehavior,
+        downscale_stabilization_seconds: i32,
+    ) -> Behavior {
+        let per_15s = |kind, value| Policy {
+            kind,
             value,
             period_seconds: 15,
         };
@@ -783,20 +893,134 @@ impl Behavior {
             up: direction(
                 spec.scale_up.as_ref(),
                 0,
-                vec![per_15s(false, 4), per_15s(true, 100)],
+                vec![
+                    per_15s(PolicyType::Pods, 4),
+                    per_15s(PolicyType::Percent, 100),
+                ],
             ),
             down: direction(
                 spec.scale_down.as_ref(),
-                DOWNSCALE_STABILIZATION_SECONDS,
-                vec![per_15s(true, 100)],
+                downscale_stabilization_seconds,
+                vec![per_15s(PolicyType::Percent, 100)],
             ),
         }
     }
 }
 
 fn describe_policy(policy: &Policy) -> String {
-    let unit = if policy.percent { "%" } else { " pods" };
-    format!("{}{unit} per {}s", policy.value, policy.period_seconds)
+    match policy.kind {
+        PolicyType::Pods => format!("{} pods per {}s", policy.value, policy.period_seconds),
+        PolicyType::Percent => format!("{}% per {}s", policy.value, policy.period_seconds),
+        PolicyType::Unknown => format!(
+            "{} of an unknown type per {}s",
+            policy.value, policy.period_seconds
+        ),
+    }
+}
+
+/// A replica count within the rate limits and `[min, max]`, and what bound it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limited {
+    /// The count the controller sets.
+    pub replicas: i32,
+    /// The `ScalingLimited` reason: `DesiredWithinRange`, `ScaleUpLimit`, `ScaleDownLimit`,
+    /// `TooManyReplicas` or `TooFewReplicas`.
+    pub reason: &'static str,
+    /// How the count was bounded, when it was.
+    pub note: Option<String>,
+}
+
+impl Limited {
+    fn within(replicas: i32) -> Limited {
+        Limited {
+            replicas,
+            reason: "DesiredWithinRange",
+            note: None,
+        }
+    }
+
+    fn bound(replicas: i32, reason: &'static str, note: String) -> Limited {
+        Limited {
+            replicas,
+            reason,
+            note: Some(note),
+        }
+    }
+}
+
+/// The most replicas allowed, its `ScalingLimited` reason and why: the scale-up limit (`why`
+/// says how it came about) unless `maxReplicas` is not above it.
+fn upper_bound(limit: i32, why: String, max: i32) -> (i32, &'static str, String) {
+    if max > limit {
+        (limit, "ScaleUpLimit", why)
+    } else {
+        (max, "TooManyReplicas", format!("maxReplicas {max}"))
+    }
+}
+
+/// `convertDesiredReplicasWithRules`, for an HPA without `behavior`: at most
+/// `max(2 × current, 4)` up, and within `[min, max]`.
+pub fn limit_legacy(current: i32, desired: i32, min: i32, max: i32) -> Limited {
+    let up_limit = current.saturating_mul(2).max(4);
+    let (upper, reason, why) = upper_bound(
+        up_limit,
+        format!("at most max(2 × {current}, 4) = {up_limit} in one step"),
+        max,
+    );
+    if desired < min {
+        Limited::bound(
+            min,
+            "TooFewReplicas",
+            format!("raised to minReplicas {min}"),
+        )
+    } else if desired > upper {
+        Limited::bound(upper, reason, format!("limited to {upper}: {why}"))
+    } else {
+        Limited::within(desired)
+    }
+}
+
+/// `convertDesiredReplicasWithBehaviorRate`, for an HPA with `behavior`: the scale-up or
+/// scale-down policies, then `[min, max]`. `period_start(seconds)` is the replica count at the
+/// start of a policy's period: the current count less the replicas added and plus those removed
+/// within it, as the controller's scale events say (the current count when none are known).
+pub fn limit_with_behavior(
+    current: i32,
+    desired: i32,
+    min: i32,
+    max: i32,
+    behavior: &Behavior,
+    period_start: &dyn Fn(i32) -> i32,
+) -> Limited {
+    if desired > current {
+        let (limit, how) = policy_limit(current, &behavior.up, true, period_start);
+        // No further scale-up until the events of the periods have aged out.
+        let limit = limit.max(current);
+        let (upper, reason, why) = upper_bound(
+            limit,
+            format!("behavior.scaleUp allows {limit} ({how})"),
+            max,
+        );
+        if desired > upper {
+            return Limited::bound(upper, reason, format!("limited to {upper}: {why}"));
+        }
+    } else if desired < current {
+        let (limit, how) = policy_limit(current, &behavior.down, false, period_start);
+        let limit = limit.min(current);
+        let (lower, reason, why) = if min < limit {
+            (
+                limit,
+                "ScaleDownLimit",
+                format!("behavior.scaleDown allows {limit} ({how})"),
+            )
+        } else {
+            (min, "TooFewReplicas", format!("minReplicas {min}"))
+        };
+        if desired < lower {
+            return Limited::bound(lower, reason, format!("limited to {lower}: {why}"));
+        }
+    }
+    Limited::within(desired)
 }
 
 /// The replica count of this step, and the sentences that say how it was bounded.
@@ -808,13 +1032,13 @@ pub struct Step {
     pub notes: Vec<String>,
 }
 
-/// From the metrics' proposal to this step's count: without `behavior`, at most
-/// `max(2 × current, 4)` up, then min/max replicas; with it, the scale-up or scale-down
-/// policies (as if no scaling happened in their periods), then min/max replicas. The
-/// stabilization windows need the recommendations of earlier syncs: they are named in a note.
+/// From the metrics' proposal to this step's count, for a current count within `[min, max]`:
+/// [`limit_legacy`] without `behavior`, [`limit_with_behavior`] with it (as if no scaling
+/// happened in the policies' periods). The stabilization windows need the recommendations of
+/// earlier syncs: they are named in a note.
 pub fn step(current: i32, proposal: i32, min: i32, max: i32, behavior: Option<&Behavior>) -> Step {
     let mut notes = Vec::new();
-    let replicas = match behavior {
+    let limited = match behavior {
         None => {
             if proposal < current {
                 notes.push(format!(
@@ -822,132 +1046,88 @@ pub fn step(current: i32, proposal: i32, min: i32, max: i32, behavior: Option<&B
                     DOWNSCALE_STABILIZATION_SECONDS
                 ));
             }
-            let up_limit = current.saturating_mul(2).max(4);
-            let (upper, why) = if max > up_limit {
-                (
-                    up_limit,
-                    format!("at most max(2 × {current}, 4) = {up_limit} in one step"),
-                )
-            } else {
-                (max, format!("maxReplicas {max}"))
-            };
-            if proposal < min {
-                notes.push(format!("raised to minReplicas {min}"));
-                min
-            } else if proposal > upper {
-                notes.push(format!("limited to {upper}: {why}"));
-                upper
-            } else {
-                proposal
-            }
+            limit_legacy(current, proposal, min, max)
         }
         Some(behavior) => {
-            let replicas = if proposal > current {
-                let rules = &behavior.up;
-                if rules.stabilization_seconds > 0 {
-                    notes.push(format!(
-                        "a scale-up takes the lowest recommendation of the last {}s (behavior.scaleUp.stabilizationWindowSeconds)",
-                        rules.stabilization_seconds
-                    ));
-                }
-                let (limit, how) = up_limit(current, rules);
-                let limit = limit.max(current);
-                let (upper, why) = if max > limit {
-                    (limit, format!("behavior.scaleUp allows {limit} ({how})"))
-                } else {
-                    (max, format!("maxReplicas {max}"))
-                };
-                if proposal > upper {
-                    notes.push(format!("limited to {upper}: {why}"));
-                    upper
-                } else {
-                    proposal
-                }
-            } else if proposal < current {
-                let rules = &behavior.down;
-                if rules.stabilization_seconds > 0 {
-                    notes.push(format!(
-                        "a scale-down takes the highest recommendation of the last {}s (behavior.scaleDown.stabilizationWindowSeconds): it happens once the metrics have proposed at most {proposal} for that long",
-                        rules.stabilization_seconds
-                    ));
-                }
-                let (limit, how) = down_limit(current, rules);
-                let limit = limit.min(current);
-                let (lower, why) = if min < limit {
-                    (limit, format!("behavior.scaleDown allows {limit} ({how})"))
-                } else {
-                    (min, format!("minReplicas {min}"))
-                };
-                if proposal < lower {
-                    notes.push(format!("limited to {lower}: {why}"));
-                    lower
-                } else {
-                    proposal
-                }
-            } else {
-                proposal
-            };
-            replicas.clamp(min.min(max), max)
+            if proposal > current && behavior.up.stabilization_seconds > 0 {
+                notes.push(format!(
+                    "a scale-up takes the lowest recommendation of the last {}s (behavior.scaleUp.stabilizationWindowSeconds)",
+                    behavior.up.stabilization_seconds
+                ));
+            } else if proposal < current && behavior.down.stabilization_seconds > 0 {
+                notes.push(format!(
+                    "a scale-down takes the highest recommendation of the last {}s (behavior.scaleDown.stabilizationWindowSeconds): it happens once the metrics have proposed at most {proposal} for that long",
+                    behavior.down.stabilization_seconds
+                ));
+            }
+            limit_with_behavior(current, proposal, min, max, behavior, &|_| current)
         }
     };
-    Step { replicas, notes }
+    notes.extend(limited.note);
+    Step {
+        replicas: limited.replicas,
+        notes,
+    }
 }
 
-/// The most replicas the scale-up policies allow from `current` in this step.
-fn up_limit(current: i32, rules: &Direction) -> (i32, String) {
-    if rules.select == Select::Disabled || rules.policies.is_empty() {
-        return (current, "selectPolicy Disabled".into());
-    }
-    let proposals: Vec<(i32, String)> = rules
+/// What each policy proposes, in order, and how: `up` adds to the count at the start of its
+/// period, else removes from it.
+fn proposals(rules: &Direction, up: bool, period_start: &dyn Fn(i32) -> i32) -> Vec<(i32, String)> {
+    let mut proposed = 0_i32;
+    rules
         .policies
         .iter()
         .map(|p| {
-            let limit = if p.percent {
-                ceil_replicas(f64::from(current) * (1.0 + f64::from(p.value) / 100.0))
-            } else {
-                current.saturating_add(p.value)
-            };
-            (limit, format!("{} → {limit}", describe_policy(p)))
+            let start = period_start(p.period_seconds);
+            let change = f64::from(p.value) / 100.0;
+            match (p.kind, up) {
+                (PolicyType::Pods, true) => proposed = start.wrapping_add(p.value),
+                (PolicyType::Pods, false) => proposed = start.wrapping_sub(p.value),
+                // Rounded up, or a small percent would never add a pod.
+                (PolicyType::Percent, true) => {
+                    proposed = ceil_replicas(f64::from(start) * (1.0 + change))
+                }
+                (PolicyType::Percent, false) => {
+                    proposed = (f64::from(start) * (1.0 - change)) as i32
+                }
+                (PolicyType::Unknown, _) => {}
+            }
+            (proposed, format!("{} → {proposed}", describe_policy(p)))
         })
-        .collect();
-    pick(proposals, rules.select == Select::Max)
+        .collect()
 }
 
-/// The fewest replicas the scale-down policies allow from `current` in this step.
-fn down_limit(current: i32, rules: &Direction) -> (i32, String) {
-    if rules.select == Select::Disabled || rules.policies.is_empty() {
+/// The limit a direction's policies set from `current`: scaling up the most replicas
+/// (`calculateScaleUpLimitWithScalingRules`), down the fewest
+/// (`calculateScaleDownLimitWithBehaviors`). `Max` picks the largest change: the highest limit
+/// up, the lowest down.
+fn policy_limit(
+    current: i32,
+    rules: &Direction,
+    up: bool,
+    period_start: &dyn Fn(i32) -> i32,
+) -> (i32, String) {
+    if rules.select == Select::Disabled {
         return (current, "selectPolicy Disabled".into());
     }
-    let proposals: Vec<(i32, String)> = rules
-        .policies
-        .iter()
-        .map(|p| {
-            let limit = if p.percent {
-                (f64::from(current) * (1.0 - f64::from(p.value) / 100.0)) as i32
-            } else {
-                current.saturating_sub(p.value)
-            };
-            (limit, format!("{} → {limit}", describe_policy(p)))
-        })
-        .collect();
-    // The largest change down is the lowest limit.
-    pick(proposals, rules.select != Select::Max)
+    let largest_change = rules.select == Select::Max;
+    pick(proposals(rules, up, period_start), largest_change == up)
 }
 
-/// The highest (`highest`) or lowest proposal, and how it was chosen.
+/// The highest (`highest`) or lowest proposal, and how it was chosen. Without policies it is
+/// the end of the range the controller starts from (`MinInt32` for the highest).
 fn pick(proposals: Vec<(i32, String)>, highest: bool) -> (i32, String) {
     let chosen = if highest {
-        proposals.iter().map(|(l, _)| *l).max()
+        proposals.iter().map(|(l, _)| *l).max().unwrap_or(i32::MIN)
     } else {
-        proposals.iter().map(|(l, _)| *l).min()
+        proposals.iter().map(|(l, _)| *l).min().unwrap_or(i32::MAX)
     };
     let how: Vec<String> = proposals.into_iter().map(|(_, h)| h).collect();
     let word = if highest { "max" } else { "min" };
-    let limit = chosen.unwrap_or_default();
-    if how.len() == 1 {
-        (limit, how.join(""))
-    } else {
-        (limit, format!("{word} of {}", how.join(", ")))
+    match how.len() {
+        0 => (chosen, "no policies".into()),
+        1 => (chosen, how.join("")),
+        _ => (chosen, format!("{word} of {}", how.join(", "))),
     }
 }
 

@@ -3,16 +3,20 @@
 //! computes the replica count the controller would set, so integration tests can assert what a
 //! user of the adapter would see (`kubectl get hpa`), not just the metric values.
 //!
-//! The arithmetic is pure and lives in submodules ([`calc`]: per-metric proposals, [`normalize`]:
-//! stabilization and rate limits, [`wire`]: request paths and response decoding); this module is
-//! the thin I/O layer. Time never comes from the clock: every sync is given its `now`, so tests can
-//! drive the downscale stabilization window and the CPU initialization period explicitly.
+//! The arithmetic is the library's ([`metrics_adapter::explain::replicas`]: per-metric proposals,
+//! the decision over them, bounds and rate limits; [`metrics_adapter::explain::hpa`]: the pods'
+//! view, metric selectors, request paths and the default metric), the same code
+//! `metrics-adapter explain` uses. The submodules hold what only a running controller keeps
+//! ([`normalize`]: the recommendation and scale-event history for stabilization and rate limits)
+//! and its client side ([`wire`]: response decoding, discovery); this module is the thin I/O
+//! layer. Time never comes from the clock: every sync is given its `now`, so tests can drive the
+//! downscale stabilization window and the CPU initialization period explicitly.
 //! Unlike the controller, a sync does not write the scale: the test applies `desired_replicas`.
 
-pub mod calc;
 pub mod normalize;
 pub mod wire;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use super::label_match::Selector;
@@ -22,13 +26,14 @@ use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, MetricSpec, MetricTarget,
 };
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use metrics_adapter::explain::hpa::{self as library, ResourceGoal};
+use metrics_adapter::explain::replicas::{
+    self, Behavior, Decision, PodInfo, PodValue, Proposal, Sync, Tolerance,
+};
 use metrics_adapter::quantity::Quantity;
 
-use calc::{
-    ConditionStatus, ContainerRequests, PodMetrics, PodPhase, PodState, Proposal, ReadyCondition,
-    ReplicaCalculator, Tolerances,
-};
-use normalize::{Behavior, ScalingHistory};
+use normalize::ScalingHistory;
 use wire::CustomMetricsVersion;
 
 /// The cluster as the controller sees it through its informers: the scale subresource of the
@@ -150,57 +155,12 @@ fn milli(q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity) -> Result<
         .map_err(|e| e.to_string())
 }
 
-impl PodState {
-    /// What the controller reads from a Pod: phase, Ready condition, start time, deletion, and
-    /// the cpu/memory requests of its containers and restartable init containers.
-    pub fn from_pod(pod: &Pod) -> Result<PodState, String> {
-        let status = pod.status.clone().unwrap_or_default();
-        let spec = pod.spec.clone().unwrap_or_default();
-        let ready = status
-            .conditions
-            .iter()
-            .flatten()
-            .find(|c| c.type_ == "Ready")
-            .map(|c| ReadyCondition {
-                status: match c.status.as_str() {
-                    "True" => ConditionStatus::True,
-                    "False" => ConditionStatus::False,
-                    _ => ConditionStatus::Unknown,
-                },
-                last_transition: c
-                    .last_transition_time
-                    .as_ref()
-                    .map_or(Timestamp::MIN, |t| t.0),
-            });
-        let requests = |r: Option<&k8s_openapi::api::core::v1::ResourceRequirements>| {
-            r.and_then(|r| r.requests.as_ref())
-                .into_iter()
-                .flatten()
-                .map(|(name, q)| Ok((name.clone(), milli(q)?)))
-                .collect::<Result<_, String>>()
-        };
-        let sidecars = spec
-            .init_containers
-            .iter()
-            .flatten()
-            .filter(|c| c.restart_policy.as_deref() == Some("Always"));
-        let mut containers = Vec::new();
-        for c in spec.containers.iter().chain(sidecars) {
-            containers.push(ContainerRequests {
-                name: c.name.clone(),
-                requests: requests(c.resources.as_ref())?,
-            });
-        }
-        Ok(PodState {
-            name: pod.metadata.name.clone().unwrap_or_default(),
-            phase: PodPhase::from_api(status.phase.as_deref().unwrap_or_default()),
-            ready,
-            start_time: status.start_time.map(|t| t.0),
-            deleting: pod.metadata.deletion_timestamp.is_some(),
-            containers,
-            pod_requests: requests(spec.resources.as_ref())?,
-        })
-    }
+/// `metav1.LabelSelectorAsSelector(selector).String()` of a metric's selector, with the keys and
+/// values checked by the tests' own selector parser, as apimachinery checks them.
+fn metric_selector(selector: Option<&LabelSelector>) -> Result<String, String> {
+    let text = library::selector_text(selector)?;
+    Selector::parse(&text)?;
+    Ok(text)
 }
 
 /// The controller's settings (kube-controller-manager flags) and how the simulator talks to the
@@ -286,8 +246,8 @@ struct Target {
     pod_selector: String,
     spec_replicas: i32,
     status_replicas: i32,
-    pods: Vec<PodState>,
-    calc: ReplicaCalculator,
+    pods: Vec<PodInfo>,
+    calc: Sync,
 }
 
 /// The HPA controller for one HPA, talking to one metrics server.
@@ -360,19 +320,17 @@ impl HpaSimulator {
             limit: None,
             error: None,
         };
+        let downscale_window = self.config.downscale_stabilization.as_secs() as i32;
         let behavior = spec
             .behavior
             .as_ref()
-            .map(|b| Behavior::from_spec(b, self.config.downscale_stabilization));
-        if current == 0 && min != 0 {
-            outcome.reason = "ScalingDisabled".into();
-            return Ok(outcome);
-        } else if current > max {
-            outcome.reason = "TooManyReplicas".into();
-            outcome.desired_replicas = max;
-        } else if current < min {
-            outcome.reason = "TooFewReplicas".into();
-            outcome.desired_replicas = min;
+            .map(|b| Behavior::of(b, downscale_window));
+        if let Some(fixed) = replicas::before_metrics(current, min, max) {
+            outcome.reason = fixed.reason.into();
+            if fixed.reason == "ScalingDisabled" {
+                return Ok(outcome);
+            }
+            outcome.desired_replicas = fixed.replicas;
         } else {
             let selector = status.selector.clone().unwrap_or_default();
             if selector.is_empty() {
@@ -394,10 +352,10 @@ impl HpaSimulator {
                 .pods(&namespace, &selector)
                 .await?
                 .iter()
-                .map(PodState::from_pod)
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut calc = ReplicaCalculator::at(now);
-            calc.tolerances = self.tolerances(&spec.behavior);
+                .map(library::pod_info)
+                .collect();
+            let tolerance = Tolerance::of(spec.behavior.as_ref(), self.config.tolerance);
+            let mut calc = Sync::at(now, tolerance);
             calc.cpu_initialization_period = self.config.cpu_initialization_period;
             calc.initial_readiness_delay = self.config.initial_readiness_delay;
             let target = Target {
@@ -413,7 +371,7 @@ impl HpaSimulator {
                 .metrics
                 .clone()
                 .filter(|m| !m.is_empty())
-                .unwrap_or_else(default_metrics);
+                .unwrap_or_else(library::default_metrics);
             for metric in &metric_specs {
                 let m = self.compute_metric(metric, &target, cluster, now).await;
                 outcome.metrics.push(m);
@@ -446,24 +404,6 @@ impl HpaSimulator {
             .record_scale(now, behavior.is_some(), current, outcome.desired_replicas);
         outcome.requests = std::mem::take(&mut self.requests);
         Ok(outcome)
-    }
-
-    /// `tolerancesForHpa`: the HPA's own `behavior.scale{Up,Down}.tolerance` where set.
-    fn tolerances(
-        &self,
-        behavior: &Option<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior>,
-    ) -> Tolerances {
-        let own = |rules: Option<&k8s_openapi::api::autoscaling::v2::HPAScalingRules>| {
-            rules
-                .and_then(|r| r.tolerance.as_ref())
-                .and_then(|q| q.0.parse::<Quantity>().ok())
-                .map_or(self.config.tolerance, |q| q.as_f64())
-        };
-        let behavior = behavior.as_ref();
-        Tolerances {
-            scale_down: own(behavior.and_then(|b| b.scale_down.as_ref())),
-            scale_up: own(behavior.and_then(|b| b.scale_up.as_ref())),
-        }
     }
 
     /// GET `path_and_query` on the metrics server; non-2xx answers become client-go's error.
@@ -557,14 +497,15 @@ impl HpaSimulator {
             .ok_or_else(|| fail("pods metric source is missing".into()))?;
         let name = &source.metric.name;
         outcome.description = format!("pods metric {name}");
-        let metric_selector =
-            wire::selector_string(source.metric.selector.as_ref()).map_err(fail)?;
+        let metric_selector = metric_selector(source.metric.selector.as_ref()).map_err(fail)?;
         let target_value = average_value_milli(&source.target).map_err(fail)?;
         let unable = |e: String| fail(format!("unable to get metric {name}: {e}"));
         let version = self.custom_metrics_version(now).await.map_err(unable)?;
-        let path = wire::pods_metric_request(
-            version,
-            &target.namespace,
+        let path = library::custom_metric_path(
+            version.as_str(),
+            Some(&target.namespace),
+            "pods",
+            None,
             name,
             &target.pod_selector,
             &metric_selector,
@@ -583,14 +524,20 @@ impl HpaSimulator {
             return Err(unable("no metrics returned from custom metrics API".into()));
         }
         outcome.values = items.iter().map(|i| (i.name.clone(), i.value)).collect();
-        let metrics: PodMetrics = items
+        let values: BTreeMap<String, PodValue> = items
             .iter()
-            .map(|i| (i.name.clone(), i.pod_metric()))
+            .map(|i| (i.name.clone(), i.pod_value()))
             .collect();
         target
             .calc
-            .replicas_for_pods_metric(target.spec_replicas, target_value, metrics, &target.pods)
-            .map_err(|e| fail(e.0))
+            .average_value(
+                target.spec_replicas,
+                target_value,
+                &values,
+                &target.pods,
+                None,
+            )
+            .map_err(fail)
     }
 
     async fn object_metric<C: ClusterState>(
@@ -608,18 +555,9 @@ impl HpaSimulator {
             .ok_or_else(|| fail("object metric source is missing".into()))?;
         let (name, object) = (&source.metric.name, &source.described_object);
         outcome.description = format!("{} metric {name}", object.kind);
-        let metric_selector =
-            wire::selector_string(source.metric.selector.as_ref()).map_err(fail)?;
-        let t = &source.target;
-        let (per_pod, target_value) = match (t.type_.as_str(), &t.value, &t.average_value) {
-            ("Value", Some(v), _) => (false, milli(v).map_err(fail)?),
-            ("AverageValue", _, Some(v)) => (true, milli(v).map_err(fail)?),
-            _ => {
-                return Err(fail(
-                    "invalid object metric source: neither a value target nor an average value target was set".into(),
-                ));
-            }
-        };
+        let metric_selector = metric_selector(source.metric.selector.as_ref()).map_err(fail)?;
+        let goal = library::object_goal(&source.target).map_err(fail)?;
+        let (per_pod, target_value) = (goal.per_pod, milli(goal.quantity).map_err(fail)?);
         // Go's own (garbled) wording: "unable to get metric %s: %v on %s %s/%s".
         let unable = |e: String| {
             fail(format!(
@@ -630,17 +568,26 @@ impl HpaSimulator {
         let api_version = object.api_version.clone().unwrap_or_default();
         let version = self.custom_metrics_version(now).await.map_err(unable)?;
         let path = if object.kind == "Namespace" && !api_version.contains('/') {
-            wire::namespace_metric_request(version, &target.namespace, name, &metric_selector)
+            library::custom_metric_path(
+                version.as_str(),
+                None,
+                "namespaces",
+                Some(&target.namespace),
+                name,
+                "",
+                &metric_selector,
+            )
         } else {
             let resource = cluster
                 .resource_for_kind(&api_version, &object.kind)
                 .map_err(unable)?;
-            wire::object_metric_request(
-                version,
-                &target.namespace,
+            library::custom_metric_path(
+                version.as_str(),
+                Some(&target.namespace),
                 &resource,
-                &object.name,
+                Some(&object.name),
                 name,
+                "",
                 &metric_selector,
             )
         };
@@ -659,18 +606,17 @@ impl HpaSimulator {
         }
         let usage = items[0].value;
         outcome.values = vec![(items[0].name.clone(), usage)];
-        if per_pod {
-            Ok(target.calc.replicas_for_object_average_value(
+        target
+            .calc
+            .value_metric(
+                per_pod,
+                target.spec_replicas,
                 target.status_replicas,
                 usage,
                 target_value,
-            ))
-        } else {
-            target
-                .calc
-                .replicas_for_object_value(target.spec_replicas, usage, target_value, &target.pods)
-                .map_err(|e| fail(e.0))
-        }
+                &target.pods,
+            )
+            .map_err(fail)
     }
 
     async fn external_metric(
@@ -686,17 +632,9 @@ impl HpaSimulator {
             .ok_or_else(|| fail("external metric source is missing".into()))?;
         let name = &source.metric.name;
         outcome.description = format!("external metric {name}");
-        let t = &source.target;
-        let (per_pod, target_value) = match (&t.average_value, &t.value) {
-            (Some(v), _) => (true, milli(v).map_err(fail)?),
-            (None, Some(v)) => (false, milli(v).map_err(fail)?),
-            (None, None) => {
-                return Err(fail(
-                    "invalid external metric source: neither a value target nor an average value target was set".into(),
-                ));
-            }
-        };
-        let selector = wire::selector_string(source.metric.selector.as_ref()).map_err(fail)?;
+        let goal = library::external_goal(&source.target).map_err(fail)?;
+        let (per_pod, target_value) = (goal.per_pod, milli(goal.quantity).map_err(fail)?);
+        let selector = metric_selector(source.metric.selector.as_ref()).map_err(fail)?;
         let unable = |e: String| {
             fail(format!(
                 "unable to get external metric {}/{name}/{selector}: {e}",
@@ -708,7 +646,7 @@ impl HpaSimulator {
                 "unable to fetch metrics from external metrics API: {e}"
             ))
         };
-        let path = wire::external_metric_request(&target.namespace, name, &selector);
+        let path = library::external_metric_path(&target.namespace, name, &selector);
         let body = self.get(&path).await.map_err(fetch)?;
         let items = wire::parse_external_metric_value_list(&body).map_err(fetch)?;
         if items.is_empty() {
@@ -724,23 +662,18 @@ impl HpaSimulator {
             })
             .collect();
         let values: Vec<i64> = items.iter().map(|i| i.value).collect();
-        if per_pod {
-            Ok(target.calc.replicas_for_external_average_value(
+        let total = replicas::external_total(&values);
+        target
+            .calc
+            .value_metric(
+                per_pod,
+                target.spec_replicas,
                 target.status_replicas,
-                &values,
+                total,
                 target_value,
-            ))
-        } else {
-            target
-                .calc
-                .replicas_for_external_value(
-                    target.spec_replicas,
-                    &values,
-                    target_value,
-                    &target.pods,
-                )
-                .map_err(|e| fail(e.0))
-        }
+                &target.pods,
+            )
+            .map_err(fail)
     }
 
     async fn resource_metric(
@@ -762,20 +695,16 @@ impl HpaSimulator {
             "resource"
         };
         let fail = |e: String| format!("failed to get {resource} {kind} metric value: {e}");
-        let utilization = t.average_value.is_none();
+        let goal = library::resource_goal(t);
+        let utilization = !matches!(goal, Ok(ResourceGoal::AverageValue(_)));
         outcome.description = if utilization {
             format!("{resource} {kind} utilization (percentage of request)")
         } else {
             format!("{resource} {kind}")
         };
-        let target_value = match (&t.average_value, t.average_utilization) {
-            (Some(v), _) => milli(v).map_err(fail)?,
-            (None, Some(u)) => i64::from(u),
-            (None, None) => {
-                return Err(fail(
-                    "invalid resource metric source: neither an average utilization target nor an average value (usage) target was set".into(),
-                ));
-            }
+        let target_value = match goal.map_err(fail)? {
+            ResourceGoal::AverageValue(v) => milli(v).map_err(fail)?,
+            ResourceGoal::Utilization(u) => i64::from(u),
         };
         let unable = |e: String| {
             fail(format!(
@@ -787,7 +716,7 @@ impl HpaSimulator {
                 "unable to fetch metrics from resource metrics API: {e}"
             ))
         };
-        let path = wire::resource_metrics_request(&target.namespace, &target.pod_selector);
+        let path = library::pod_metrics_path(&target.namespace, &target.pod_selector);
         let body = self.get(&path).await.map_err(fetch)?;
         let items = wire::parse_pod_metrics_list(&body).map_err(fetch)?;
         if items.is_empty() {
@@ -797,27 +726,27 @@ impl HpaSimulator {
         }
         let metrics = wire::pod_metrics_for(&items, &resource, container.as_deref())
             .map_err(|e| unable(format!("failed to get container metrics: {e}")))?;
-        outcome.values = metrics.iter().map(|(k, m)| (k.clone(), m.value)).collect();
+        outcome.values = metrics.iter().map(|(k, m)| (k.clone(), m.milli)).collect();
         let calc = &target.calc;
         let result = if utilization {
-            calc.replicas_for_resource_utilization(
+            calc.utilization(
                 target.spec_replicas,
                 target_value as i32,
                 &resource,
                 container.as_deref(),
-                metrics,
+                &metrics,
                 &target.pods,
             )
         } else {
-            calc.replicas_for_resource_average_value(
+            calc.average_value(
                 target.spec_replicas,
                 target_value,
-                &resource,
-                metrics,
+                &metrics,
                 &target.pods,
+                Some(&resource),
             )
         };
-        result.map_err(|e| fail(e.0))
+        result.map_err(fail)
     }
 }
 
@@ -831,62 +760,39 @@ fn average_value_milli(target: &MetricTarget) -> Result<i64, String> {
         .and_then(milli)
 }
 
-/// The API server's default for an HPA without metrics: 80 % average CPU utilization.
-fn default_metrics() -> Vec<MetricSpec> {
-    vec![MetricSpec {
-        type_: "Resource".into(),
-        resource: Some(k8s_openapi::api::autoscaling::v2::ResourceMetricSource {
-            name: "cpu".into(),
-            target: MetricTarget {
-                type_: "Utilization".into(),
-                average_utilization: Some(80),
-                ..MetricTarget::default()
-            },
-        }),
-        ..MetricSpec::default()
-    }]
-}
-
-/// The end of `computeReplicasForMetrics`: the largest proposal, unless every metric failed or
-/// one failed and the largest would scale down. Returns `(replicas, reason, error)`.
+/// The end of `computeReplicasForMetrics`: the library's decision over the proposals, with the
+/// condition reason and error the controller reports. Returns `(replicas, reason, error)`.
 fn combine(metrics: &[MetricOutcome], spec_replicas: i32) -> (Option<i32>, String, Option<String>) {
-    let mut replicas = 0;
-    let mut invalid = 0;
-    let mut first_error: Option<(String, &str)> = None;
-    for m in metrics {
-        match &m.result {
-            Ok(p) => {
-                if replicas == 0 || p.replicas > replicas {
-                    replicas = p.replicas;
-                }
-            }
-            Err(e) => {
-                invalid += 1;
-                if first_error.is_none() {
-                    let reason = match m.source_type.as_str() {
-                        "Pods" => "FailedGetPodsMetric",
-                        "Object" => "FailedGetObjectMetric",
-                        "External" => "FailedGetExternalMetric",
-                        "Resource" => "FailedGetResourceMetric",
-                        "ContainerResource" => "FailedGetContainerResourceMetric",
-                        _ => "InvalidMetricSourceType",
-                    };
-                    first_error = Some((e.clone(), reason));
-                }
-            }
-        }
-    }
-    let error = first_error.as_ref().map(|(e, _)| {
+    let proposals: Vec<Option<i32>> = metrics
+        .iter()
+        .map(|m| m.result.as_ref().ok().map(|p| p.replicas))
+        .collect();
+    let invalid = proposals.iter().filter(|p| p.is_none()).count();
+    let first_error = metrics.iter().find_map(|m| {
+        let error = m.result.as_ref().err()?;
+        let reason = match m.source_type.as_str() {
+            "Pods" => "FailedGetPodsMetric",
+            "Object" => "FailedGetObjectMetric",
+            "External" => "FailedGetExternalMetric",
+            "Resource" => "FailedGetResourceMetric",
+            "ContainerResource" => "FailedGetContainerResourceMetric",
+            _ => "InvalidMetricSourceType",
+        };
+        Some((error, reason))
+    });
+    let error = first_error.map(|(e, _)| {
         format!(
             "invalid metrics ({invalid} invalid out of {}), first error is: {e}",
             metrics.len()
         )
     });
-    if invalid >= metrics.len() || (invalid > 0 && replicas < spec_replicas) {
-        let reason = first_error.map_or("", |(_, r)| r).to_owned();
-        return (None, reason, error);
+    match replicas::decide(&proposals, spec_replicas) {
+        Decision::Hold(_) => {
+            let reason = first_error.map_or("", |(_, r)| r).to_owned();
+            (None, reason, error)
+        }
+        Decision::Scale(replicas) => (Some(replicas), "ValidMetricFound".into(), error),
     }
-    (Some(replicas), "ValidMetricFound".into(), error)
 }
 
 #[cfg(test)]

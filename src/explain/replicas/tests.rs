@@ -59,10 +59,10 @@ fn the_tolerance_band_includes_its_bounds_and_comes_from_the_behavior() {
         }),
         ..Default::default()
     };
-    let own = Tolerance::of(Some(&behavior));
+    let own = Tolerance::of(Some(&behavior), DEFAULT_TOLERANCE);
     assert_eq!((own.down, own.up), (0.1, 0.05));
     assert!(own.within(0.91) && !own.within(1.06));
-    assert_eq!(Tolerance::of(None), Tolerance::default());
+    assert_eq!(Tolerance::of(None, DEFAULT_TOLERANCE), Tolerance::default());
 }
 
 #[test]
@@ -323,10 +323,10 @@ fn the_largest_proposal_wins_unless_a_failure_would_allow_a_scale_down() {
 
 #[test]
 fn counts_outside_the_bounds_are_fixed_before_the_metrics() {
-    assert_eq!(before_metrics(0, 1, 10).map(|b| b.0), Some(0));
+    assert_eq!(before_metrics(0, 1, 10).map(|b| b.replicas), Some(0));
     assert_eq!(before_metrics(0, 0, 10), None);
-    assert_eq!(before_metrics(12, 1, 10).map(|b| b.0), Some(10));
-    assert_eq!(before_metrics(1, 2, 10).map(|b| b.0), Some(2));
+    assert_eq!(before_metrics(12, 1, 10).map(|b| b.replicas), Some(10));
+    assert_eq!(before_metrics(1, 2, 10).map(|b| b.replicas), Some(2));
     assert_eq!(before_metrics(5, 1, 10), None);
 }
 
@@ -352,7 +352,7 @@ fn policy(kind: &str, value: i32, period: i32) -> HPAScalingPolicy {
 
 #[test]
 fn behavior_defaults_and_policies_limit_one_step() {
-    let defaults = Behavior::of(&HorizontalPodAutoscalerBehavior::default());
+    let defaults = Behavior::of(&HorizontalPodAutoscalerBehavior::default(), 300);
     assert_eq!(defaults.up.stabilization_seconds, 0);
     assert_eq!(defaults.down.stabilization_seconds, 300);
     // Up by default: the larger of +4 pods and +100%.
@@ -382,7 +382,7 @@ fn behavior_defaults_and_policies_limit_one_step() {
             ..Default::default()
         }),
     };
-    let behavior = Behavior::of(&spec);
+    let behavior = Behavior::of(&spec, 300);
     // Min of +2 (12) and +50% (15).
     let s = step(10, 30, 1, 100, Some(&behavior));
     assert_eq!(s.replicas, 12);
@@ -393,13 +393,18 @@ fn behavior_defaults_and_policies_limit_one_step() {
     // maxReplicas is below the policy's limit.
     assert_eq!(step(10, 30, 1, 11, Some(&behavior)).replicas, 11);
 
-    let disabled = Behavior::of(&HorizontalPodAutoscalerBehavior {
-        scale_up: Some(HPAScalingRules {
-            select_policy: Some("Disabled".into()),
+    let disabled = Behavior::of(
+        &HorizontalPodAutoscalerBehavior {
+            scale_up: Some(HPAScalingRules {
+                select_policy: Some("Disabled".into()),
+                ..Default::default()
+            }),
             ..Default::default()
-        }),
-        ..Default::default()
-    });
+        },
+        300,
+    );
     assert_eq!(step(3, 9, 1, 10, Some(&disabled)).replicas, 3);
     assert_eq!(step(3, 3, 1, 10, Some(&disabled)).replicas, 3);
 }
+
+mod controller;

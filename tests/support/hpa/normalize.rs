@@ -1,136 +1,14 @@
 //! From the metrics' proposal to the replica count the controller writes (kubernetes
-//! `horizontal.go`: `normalizeDesiredReplicas`, `stabilizeRecommendation`,
-//! `convertDesiredReplicasWithRules` for HPAs without `spec.behavior`, and the
-//! `...WithBehaviors` variants for HPAs with it), with the time of each sync given explicitly.
+//! `horizontal.go`: `normalizeDesiredReplicas`, `stabilizeRecommendation` for HPAs without
+//! `spec.behavior`, and the `...WithBehaviors` variants for HPAs with it), with the time of each
+//! sync given explicitly.
 //!
-//! The state the controller keeps between syncs (recommendation history, scale events) lives in
-//! [`ScalingHistory`], one per HPA.
+//! The rate limits and bounds are the library's ([`replicas::limit_legacy`],
+//! [`replicas::limit_with_behavior`]); what only a running controller has lives here: the state
+//! it keeps between syncs (recommendation history, scale events), one [`ScalingHistory`] per HPA.
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::api::autoscaling::v2::{HPAScalingRules, HorizontalPodAutoscalerBehavior};
-
-/// How a direction's policies combine (`selectPolicy`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SelectPolicy {
-    /// The policy allowing the biggest change (default).
-    Max,
-    /// The policy allowing the smallest change.
-    Min,
-    /// No scaling in this direction.
-    Disabled,
-}
-
-/// What a policy's value counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyType {
-    /// A number of pods.
-    Pods,
-    /// A percentage of the replicas at the start of the period.
-    Percent,
-    /// Anything else: proposes what the previous policy proposed, as Go's loop variable does.
-    Unknown,
-}
-
-/// One rate-limiting policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ScalingPolicy {
-    /// `type`.
-    pub kind: PolicyType,
-    /// Number of pods or percent.
-    pub value: i32,
-    /// The window the policy looks back over.
-    pub period_seconds: i32,
-}
-
-/// One direction of `spec.behavior`, with API defaults applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScalingRules {
-    /// `stabilizationWindowSeconds`.
-    pub stabilization_window_seconds: i32,
-    /// `selectPolicy`.
-    pub select_policy: SelectPolicy,
-    /// `policies`.
-    pub policies: Vec<ScalingPolicy>,
-}
-
-/// `spec.behavior` with the API server's defaults (autoscaling/v2 `defaults.go`) and the
-/// controller's downscale stabilization window applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Behavior {
-    /// Rules for scaling up.
-    pub scale_up: ScalingRules,
-    /// Rules for scaling down.
-    pub scale_down: ScalingRules,
-}
-
-impl Behavior {
-    /// Fill what `spec` leaves unset: scale-up `0 s`, `Max`, `Pods 4/15 s` and `Percent 100/15 s`;
-    /// scale-down `Max`, `Percent 100/15 s`, and `downscale_window` as its stabilization.
-    pub fn from_spec(
-        spec: &HorizontalPodAutoscalerBehavior,
-        downscale_window: SignedDuration,
-    ) -> Behavior {
-        let up_defaults = [
-            ScalingPolicy {
-                kind: PolicyType::Pods,
-                value: 4,
-                period_seconds: 15,
-            },
-            ScalingPolicy {
-                kind: PolicyType::Percent,
-                value: 100,
-                period_seconds: 15,
-            },
-        ];
-        let down_defaults = [ScalingPolicy {
-            kind: PolicyType::Percent,
-            value: 100,
-            period_seconds: 15,
-        }];
-        Behavior {
-            scale_up: rules(spec.scale_up.as_ref(), 0, &up_defaults),
-            scale_down: rules(
-                spec.scale_down.as_ref(),
-                downscale_window.as_secs() as i32,
-                &down_defaults,
-            ),
-        }
-    }
-}
-
-fn rules(
-    spec: Option<&HPAScalingRules>,
-    default_window: i32,
-    default_policies: &[ScalingPolicy],
-) -> ScalingRules {
-    let select_policy = match spec.and_then(|s| s.select_policy.as_deref()) {
-        Some("Min") => SelectPolicy::Min,
-        Some("Disabled") => SelectPolicy::Disabled,
-        _ => SelectPolicy::Max,
-    };
-    let policies = match spec.and_then(|s| s.policies.as_ref()) {
-        Some(policies) => policies
-            .iter()
-            .map(|p| ScalingPolicy {
-                kind: match p.type_.as_str() {
-                    "Pods" => PolicyType::Pods,
-                    "Percent" => PolicyType::Percent,
-                    _ => PolicyType::Unknown,
-                },
-                value: p.value,
-                period_seconds: p.period_seconds,
-            })
-            .collect(),
-        None => default_policies.to_vec(),
-    };
-    ScalingRules {
-        stabilization_window_seconds: spec
-            .and_then(|s| s.stabilization_window_seconds)
-            .unwrap_or(default_window),
-        select_policy,
-        policies,
-    }
-}
+use metrics_adapter::explain::replicas::{self, Behavior, Direction};
 
 /// The replica count to write, and why it differs from the proposal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,11 +116,11 @@ impl ScalingHistory {
         max: i32,
     ) -> Normalized {
         let stabilized = self.stabilize(now, downscale_window, desired);
-        let (replicas, reason) = limit_legacy(current, stabilized, min, max);
+        let limited = replicas::limit_legacy(current, stabilized, min, max);
         Normalized {
-            replicas,
+            replicas: limited.replicas,
             stabilized,
-            reason,
+            reason: limited.reason,
         }
     }
 
@@ -257,12 +135,18 @@ impl ScalingHistory {
         max: i32,
     ) -> Normalized {
         let stabilized = self.stabilize_with_behavior(now, behavior, current, desired);
-        let (replicas, reason) =
-            self.limit_with_behavior(now, behavior, current, stabilized, min, max);
+        // The count at the start of a policy's period: less what was added, plus what was
+        // removed within it.
+        let period_start = |period_seconds| {
+            current - self.change_in_period(now, period_seconds, true)
+                + self.change_in_period(now, period_seconds, false)
+        };
+        let limited =
+            replicas::limit_with_behavior(current, stabilized, min, max, behavior, &period_start);
         Normalized {
-            replicas,
+            replicas: limited.replicas,
             stabilized,
-            reason,
+            reason: limited.reason,
         }
     }
 
@@ -276,13 +160,13 @@ impl ScalingHistory {
         current: i32,
         desired: i32,
     ) -> i32 {
-        let window = |rules: &ScalingRules| {
+        let window = |rules: &Direction| {
             sub(
                 now,
-                SignedDuration::from_secs(i64::from(rules.stabilization_window_seconds)),
+                SignedDuration::from_secs(i64::from(rules.stabilization_seconds)),
             )
         };
-        let (up_cutoff, down_cutoff) = (window(&behavior.scale_up), window(&behavior.scale_down));
+        let (up_cutoff, down_cutoff) = (window(&behavior.up), window(&behavior.down));
         let (mut up, mut down) = (desired, desired);
         let mut old = None;
         for (i, rec) in self.recommendations.iter().enumerate() {
@@ -300,44 +184,6 @@ impl ScalingHistory {
         current.max(up).min(down)
     }
 
-    /// `convertDesiredReplicasWithBehaviorRate`.
-    fn limit_with_behavior(
-        &self,
-        now: Timestamp,
-        behavior: &Behavior,
-        current: i32,
-        desired: i32,
-        min: i32,
-        max: i32,
-    ) -> (i32, &'static str) {
-        if desired > current {
-            let limit = self
-                .scale_up_limit(now, &behavior.scale_up, current)
-                .max(current);
-            let (allowed, reason) = if max > limit {
-                (limit, "ScaleUpLimit")
-            } else {
-                (max, "TooManyReplicas")
-            };
-            if desired > allowed {
-                return (allowed, reason);
-            }
-        } else if desired < current {
-            let limit = self
-                .scale_down_limit(now, &behavior.scale_down, current)
-                .min(current);
-            let (allowed, reason) = if min < limit {
-                (limit, "ScaleDownLimit")
-            } else {
-                (min, "TooFewReplicas")
-            };
-            if desired < allowed {
-                return (allowed, reason);
-            }
-        }
-        (desired, "DesiredWithinRange")
-    }
-
     /// Replicas added (`up`) or removed within the last `period_seconds`.
     fn change_in_period(&self, now: Timestamp, period_seconds: i32, up: bool) -> i32 {
         let cutoff = sub(now, SignedDuration::from_secs(i64::from(period_seconds)));
@@ -351,53 +197,6 @@ impl ScalingHistory {
             .filter(|e| e.at > cutoff)
             .map(|e| e.replicas)
             .sum()
-    }
-
-    /// `calculateScaleUpLimitWithScalingRules`.
-    fn scale_up_limit(&self, now: Timestamp, rules: &ScalingRules, current: i32) -> i32 {
-        let (mut result, pick): (i32, fn(i32, i32) -> i32) = match rules.select_policy {
-            SelectPolicy::Disabled => return current,
-            SelectPolicy::Min => (i32::MAX, std::cmp::min),
-            SelectPolicy::Max => (i32::MIN, std::cmp::max),
-        };
-        let mut proposed = 0;
-        for policy in &rules.policies {
-            let start = current - self.change_in_period(now, policy.period_seconds, true)
-                + self.change_in_period(now, policy.period_seconds, false);
-            match policy.kind {
-                PolicyType::Pods => proposed = start + policy.value,
-                PolicyType::Percent => {
-                    proposed =
-                        (f64::from(start) * (1.0 + f64::from(policy.value) / 100.0)).ceil() as i32
-                }
-                PolicyType::Unknown => {}
-            }
-            result = pick(result, proposed);
-        }
-        result
-    }
-
-    /// `calculateScaleDownLimitWithBehaviors`.
-    fn scale_down_limit(&self, now: Timestamp, rules: &ScalingRules, current: i32) -> i32 {
-        let (mut result, pick): (i32, fn(i32, i32) -> i32) = match rules.select_policy {
-            SelectPolicy::Disabled => return current,
-            SelectPolicy::Min => (i32::MIN, std::cmp::max),
-            SelectPolicy::Max => (i32::MAX, std::cmp::min),
-        };
-        let mut proposed = 0;
-        for policy in &rules.policies {
-            let start = current - self.change_in_period(now, policy.period_seconds, true)
-                + self.change_in_period(now, policy.period_seconds, false);
-            match policy.kind {
-                PolicyType::Pods => proposed = start - policy.value,
-                PolicyType::Percent => {
-                    proposed = (f64::from(start) * (1.0 - f64::from(policy.value) / 100.0)) as i32
-                }
-                PolicyType::Unknown => {}
-            }
-            result = pick(result, proposed);
-        }
-        result
     }
 
     /// `storeScaleEvent`: remember a rescale from `previous` to `new` (only HPAs with a
@@ -415,23 +214,6 @@ impl ScalingHistory {
             replicas: change,
             at: now,
         });
-    }
-}
-
-/// `convertDesiredReplicasWithRules`: clamp to `[min, min(max, max(2 × current, 4))]`.
-pub fn limit_legacy(current: i32, desired: i32, min: i32, max: i32) -> (i32, &'static str) {
-    let scale_up_limit = (2.0 * f64::from(current)).max(4.0) as i32;
-    let (allowed, reason) = if max > scale_up_limit {
-        (scale_up_limit, "ScaleUpLimit")
-    } else {
-        (max, "TooManyReplicas")
-    };
-    if desired < min {
-        (min, "TooFewReplicas")
-    } else if desired > allowed {
-        (allowed, reason)
-    } else {
-        (desired, "DesiredWithinRange")
     }
 }
 

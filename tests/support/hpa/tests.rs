@@ -275,7 +275,10 @@ async fn a_pods_metric_makes_the_controllers_requests_and_scales_on_the_average(
     );
     // avg = 3000/3 = 1000m against 500m: ratio 2, ceil(2 × 3) = 6, within max(2 × 3, 4) = 6.
     assert_eq!(
-        metric.result.as_ref().map(|p| (p.replicas, p.usage)),
+        metric
+            .result
+            .as_ref()
+            .map(|p| (p.replicas, p.current_milli)),
         Ok((6, 1000))
     );
     assert_eq!(outcome.metric_replicas, Some(6));
@@ -748,54 +751,6 @@ fn resource_of(api_version: &str, kind: &str) -> String {
     InMemoryCluster::default()
         .resource_for_kind(api_version, kind)
         .unwrap()
-}
-
-#[test]
-fn pods_are_read_as_the_controller_reads_them() {
-    let pod: Pod = serde_saphyr::from_str(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata: {name: web-0, deletionTimestamp: "2026-05-01T09:59:00Z"}
-spec:
-  resources: {requests: {memory: 1Gi}}
-  initContainers:
-    - {name: init, image: x, resources: {requests: {cpu: "5"}}}
-    - {name: proxy, image: x, restartPolicy: Always, resources: {requests: {cpu: 100m}}}
-  containers:
-    - {name: app, image: x, resources: {requests: {cpu: 1500m, memory: 256Mi}}}
-status:
-  phase: Pending
-  startTime: "2026-05-01T09:00:00Z"
-  conditions:
-    - {type: PodScheduled, status: "True"}
-    - {type: Ready, status: "False", lastTransitionTime: "2026-05-01T09:00:30Z"}
-"#,
-    )
-    .unwrap();
-    let state = PodState::from_pod(&pod).unwrap();
-    assert_eq!(state.name, "web-0");
-    assert_eq!(state.phase, PodPhase::Pending);
-    assert!(state.deleting);
-    assert_eq!(state.start_time, Some(t("2026-05-01T09:00:00Z")));
-    assert_eq!(
-        state.ready,
-        Some(ReadyCondition {
-            status: ConditionStatus::False,
-            last_transition: t("2026-05-01T09:00:30Z"),
-        })
-    );
-    // Regular containers and restartable init containers count; plain init containers do not.
-    let containers: Vec<_> = state
-        .containers
-        .iter()
-        .map(|c| (c.name.as_str(), c.requests.get("cpu").copied()))
-        .collect();
-    assert_eq!(containers, vec![("app", Some(1500)), ("proxy", Some(100))]);
-    assert_eq!(
-        state.pod_requests.get("memory").copied(),
-        Some((1_i64 << 30) * 1000)
-    );
 }
 
 #[tokio::test]

@@ -1,18 +1,13 @@
-//! The HPA controller's side of the wire, pure: the request paths and query strings its
-//! metrics clients build (client-go `Request.URL()`: Go path escaping, `url.Values.Encode`,
-//! selectors printed by `labels.Selector.String()`), and the decoding of the three metrics APIs'
-//! answers into milli-values read with `MilliValue()`.
+//! The HPA controller's side of the wire, pure: the decoding of the three metrics APIs' answers
+//! into milli-values read with `MilliValue()`, and the custom metrics version it discovers. The
+//! request paths it sends are the library's (`metrics_adapter::explain::hpa`).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
-use super::super::label_match::Selector;
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use metrics_adapter::explain::replicas::{self, PodValue};
 use metrics_adapter::quantity::Quantity;
 use serde_json::Value;
-
-use super::calc::{PodMetric, PodMetrics};
 
 /// A `custom.metrics.k8s.io` version the controller's client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,189 +26,6 @@ impl CustomMetricsVersion {
             CustomMetricsVersion::V1Beta2 => "v1beta2",
         }
     }
-}
-
-/// Go's `url.QueryEscape`: unreserved characters kept, space as `+`, everything else `%XX`.
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
-    }
-    out
-}
-
-/// Go's `(*url.URL).EscapedPath()` for a path set without `RawPath`: unreserved characters and
-/// `$ & + , / : ; = @` kept, everything else (including `*` and `?`) as `%XX`.
-pub fn path_escape(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for b in path.bytes() {
-        match b {
-            b'a'..=b'z'
-            | b'A'..=b'Z'
-            | b'0'..=b'9'
-            | b'-'
-            | b'_'
-            | b'.'
-            | b'~'
-            | b'$'
-            | b'&'
-            | b'+'
-            | b','
-            | b'/'
-            | b':'
-            | b';'
-            | b'='
-            | b'@' => out.push(b as char),
-            _ => {
-                let _ = write!(out, "%{b:02X}");
-            }
-        }
-    }
-    out
-}
-
-/// `url.Values.Encode()` of the parameters the metrics clients send: keys sorted, values
-/// query-escaped, empty values left out (the parameter codecs omit empty `omitempty` fields).
-pub fn encode_query(params: &[(&str, &str)]) -> String {
-    let mut params: Vec<_> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
-    params.sort_by_key(|(k, _)| *k);
-    params
-        .iter()
-        .map(|(k, v)| format!("{}={}", query_escape(k), query_escape(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// `metav1.LabelSelectorAsSelector(selector).String()`: `matchLabels` as `k=v`, expressions as
-/// `k in (…)`, `k notin (…)`, `k`, `!k`, sorted by key, values sorted; nil or empty gives `""`.
-pub fn selector_string(selector: Option<&LabelSelector>) -> Result<String, String> {
-    let Some(selector) = selector else {
-        return Ok(String::new());
-    };
-    let mut requirements: Vec<(String, String)> = Vec::new();
-    for (key, value) in selector.match_labels.iter().flatten() {
-        requirements.push((key.clone(), format!("{key}={value}")));
-    }
-    for expr in selector.match_expressions.iter().flatten() {
-        let mut values = expr.values.clone().unwrap_or_default();
-        values.sort();
-        let key = &expr.key;
-        let text = match expr.operator.as_str() {
-            "In" | "NotIn" if values.is_empty() => {
-                return Err("for 'in', 'notin' operators, values set can't be empty".into());
-            }
-            "Exists" | "DoesNotExist" if !values.is_empty() => {
-                return Err("values set must be empty for exists and does not exist".into());
-            }
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.clone(),
-            "DoesNotExist" => format!("!{key}"),
-            other => return Err(format!("{other:?} is not a valid label selector operator")),
-        };
-        requirements.push((key.clone(), text));
-    }
-    requirements.sort_by(|a, b| a.0.cmp(&b.0));
-    let text = requirements
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect::<Vec<_>>()
-        .join(",");
-    // apimachinery validates keys and values when building the requirements.
-    Selector::parse(&text)?;
-    Ok(text)
-}
-
-fn request(path: &str, params: &[(&str, &str)]) -> String {
-    let query = encode_query(params);
-    if query.is_empty() {
-        path_escape(path)
-    } else {
-        format!("{}?{query}", path_escape(path))
-    }
-}
-
-/// `GetForObjects(Pod, podSelector, metric, metricSelector)`: the Pods metric request.
-pub fn pods_metric_request(
-    version: CustomMetricsVersion,
-    namespace: &str,
-    metric: &str,
-    pod_selector: &str,
-    metric_selector: &str,
-) -> String {
-    request(
-        &format!(
-            "/apis/custom.metrics.k8s.io/{}/namespaces/{namespace}/pods/*/{metric}",
-            version.as_str()
-        ),
-        &[
-            ("labelSelector", pod_selector),
-            ("metricLabelSelector", metric_selector),
-        ],
-    )
-}
-
-/// `GetForObject(groupKind, name, metric, metricSelector)`: one namespaced object's metric;
-/// `resource` is `plural` or `plural.group`.
-pub fn object_metric_request(
-    version: CustomMetricsVersion,
-    namespace: &str,
-    resource: &str,
-    name: &str,
-    metric: &str,
-    metric_selector: &str,
-) -> String {
-    request(
-        &format!(
-            "/apis/custom.metrics.k8s.io/{}/namespaces/{namespace}/{resource}/{name}/{metric}",
-            version.as_str()
-        ),
-        &[("metricLabelSelector", metric_selector)],
-    )
-}
-
-/// The metric describing the HPA's own Namespace (`RootScopedMetrics().GetForObject`).
-pub fn namespace_metric_request(
-    version: CustomMetricsVersion,
-    namespace: &str,
-    metric: &str,
-    metric_selector: &str,
-) -> String {
-    request(
-        &format!(
-            "/apis/custom.metrics.k8s.io/{}/namespaces/{namespace}/metrics/{metric}",
-            version.as_str()
-        ),
-        &[("metricLabelSelector", metric_selector)],
-    )
-}
-
-/// The External metric request. client-go lowercases the resource segment, and the external
-/// metrics client passes the metric name as the resource: `queueDepth` is asked as `queuedepth`.
-pub fn external_metric_request(namespace: &str, metric: &str, selector: &str) -> String {
-    request(
-        &format!(
-            "/apis/external.metrics.k8s.io/v1beta1/namespaces/{namespace}/{}",
-            metric.to_lowercase()
-        ),
-        &[("labelSelector", selector)],
-    )
-}
-
-/// The Resource metrics request: every pod metric of the namespace matching the pod selector.
-pub fn resource_metrics_request(namespace: &str, pod_selector: &str) -> String {
-    request(
-        &format!("/apis/metrics.k8s.io/v1beta1/namespaces/{namespace}/pods"),
-        &[("labelSelector", pod_selector)],
-    )
 }
 
 /// The error client-go reports for a non-2xx answer: a `Status` body's message, else the
@@ -295,10 +107,10 @@ pub struct CustomMetricItem {
 }
 
 impl CustomMetricItem {
-    /// The item as a pod metric (window one minute when absent, as `GetRawMetric` defaults).
-    pub fn pod_metric(&self) -> PodMetric {
-        PodMetric {
-            value: self.value,
+    /// The item as a pod's value (window one minute when absent, as `GetRawMetric` defaults).
+    pub fn pod_value(&self) -> PodValue {
+        PodValue {
+            milli: self.value,
             timestamp: self.timestamp,
             window: SignedDuration::from_secs(self.window_seconds.unwrap_or(60)),
         }
@@ -413,38 +225,25 @@ pub fn parse_pod_metrics_list(body: &[u8]) -> Result<Vec<PodMetricsItem>, String
     Ok(items)
 }
 
-/// `getPodMetrics` / `getContainerMetrics`: each pod's usage of `resource`, summed over its
-/// containers (a pod with no containers or a container without the resource is left out), or
-/// the named container's (an error if a pod lacks that container).
+/// Each pod's usage of `resource` (of the named container only, if any), read by the library's
+/// `pod_usage` as the controller reads it; an error if a pod lacks the named container.
 pub fn pod_metrics_for(
     items: &[PodMetricsItem],
     resource: &str,
     container: Option<&str>,
-) -> Result<PodMetrics, String> {
-    let mut metrics = PodMetrics::new();
+) -> Result<BTreeMap<String, PodValue>, String> {
+    let mut metrics = BTreeMap::new();
     for item in items {
-        let value = match container {
-            Some(name) => {
-                let Some((_, usage)) = item.containers.iter().find(|(n, _)| n == name) else {
-                    return Err(format!(
-                        "container {name} not present in metrics for pod {}/{}",
-                        item.namespace, item.name
-                    ));
-                };
-                usage.get(resource).copied()
-            }
-            None if item.containers.is_empty() => None,
-            None => item
-                .containers
-                .iter()
-                .map(|(_, usage)| usage.get(resource).copied())
-                .sum::<Option<i64>>(),
-        };
-        if let Some(value) = value {
+        let usage: Vec<(&str, Option<i64>)> = item
+            .containers
+            .iter()
+            .map(|(name, usage)| (name.as_str(), usage.get(resource).copied()))
+            .collect();
+        if let Some(value) = replicas::pod_usage(&item.namespace, &item.name, &usage, container)? {
             metrics.insert(
                 item.name.clone(),
-                PodMetric {
-                    value,
+                PodValue {
+                    milli: value,
                     timestamp: item.timestamp,
                     window: item.window,
                 },

@@ -1,134 +1,6 @@
 use super::*;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
 
 use CustomMetricsVersion::{V1Beta1, V1Beta2};
-
-#[test]
-fn go_escaping() {
-    // url.QueryEscape
-    assert_eq!(query_escape("app=web"), "app%3Dweb");
-    assert_eq!(
-        query_escape("env in (prod,staging),tier"),
-        "env+in+%28prod%2Cstaging%29%2Ctier"
-    );
-    assert_eq!(query_escape("!canary,a!=b"), "%21canary%2Ca%21%3Db");
-    assert_eq!(query_escape("example.com/x_y-z~"), "example.com%2Fx_y-z~");
-    // EscapedPath: `*` becomes %2A, `:` and `@` stay.
-    assert_eq!(
-        path_escape("/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/*/job:rate:sum"),
-        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/ns/pods/%2A/job:rate:sum"
-    );
-    assert_eq!(path_escape("/a b?c#é"), "/a%20b%3Fc%23%C3%A9");
-    // url.Values.Encode: sorted keys, empty values left out.
-    assert_eq!(
-        encode_query(&[
-            ("metricLabelSelector", "verb=GET"),
-            ("labelSelector", "app=web")
-        ]),
-        "labelSelector=app%3Dweb&metricLabelSelector=verb%3DGET"
-    );
-    assert_eq!(encode_query(&[("labelSelector", "")]), "");
-}
-
-fn selector(labels: &[(&str, &str)], exprs: &[(&str, &str, &[&str])]) -> LabelSelector {
-    LabelSelector {
-        match_labels: Some(
-            labels
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        ),
-        match_expressions: Some(
-            exprs
-                .iter()
-                .map(|(k, op, values)| LabelSelectorRequirement {
-                    key: (*k).to_owned(),
-                    operator: (*op).to_owned(),
-                    values: Some(values.iter().map(|v| (*v).to_owned()).collect()),
-                })
-                .collect(),
-        ),
-    }
-}
-
-#[test]
-fn label_selectors_print_like_apimachinery() {
-    assert_eq!(selector_string(None), Ok(String::new()));
-    assert_eq!(
-        selector_string(Some(&selector(&[], &[]))),
-        Ok(String::new())
-    );
-    let s = selector(
-        &[("verb", "GET"), ("code", "200")],
-        &[
-            ("zone", "In", &["b", "a"]),
-            ("canary", "DoesNotExist", &[]),
-            ("app", "Exists", &[]),
-            ("env", "NotIn", &["dev"]),
-        ],
-    );
-    assert_eq!(
-        selector_string(Some(&s)),
-        Ok("app,!canary,code=200,env notin (dev),verb=GET,zone in (a,b)".to_owned())
-    );
-    assert!(selector_string(Some(&selector(&[], &[("a", "In", &[])]))).is_err());
-    assert!(selector_string(Some(&selector(&[], &[("a", "Exists", &["x"])]))).is_err());
-    assert_eq!(
-        selector_string(Some(&selector(&[], &[("a", "Gt", &["1"])]))),
-        Err(r#""Gt" is not a valid label selector operator"#.to_owned())
-    );
-    assert!(selector_string(Some(&selector(&[("bad key!", "x")], &[]))).is_err());
-}
-
-#[test]
-fn request_paths_are_the_controllers() {
-    assert_eq!(
-        pods_metric_request(V1Beta2, "prod", "http_requests", "app=web", ""),
-        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/%2A/http_requests?labelSelector=app%3Dweb"
-    );
-    assert_eq!(
-        pods_metric_request(
-            V1Beta1,
-            "prod",
-            "http_requests",
-            "app=web,tier in (a,b)",
-            "verb=GET"
-        ),
-        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/%2A/http_requests?labelSelector=app%3Dweb%2Ctier+in+%28a%2Cb%29&metricLabelSelector=verb%3DGET"
-    );
-    assert_eq!(
-        object_metric_request(V1Beta2, "prod", "deployments.apps", "api", "qps", ""),
-        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/deployments.apps/api/qps"
-    );
-    assert_eq!(
-        object_metric_request(
-            V1Beta1,
-            "ml",
-            "models.mlops.seldon.io",
-            "iris",
-            "infer_rps",
-            "a!=b"
-        ),
-        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/ml/models.mlops.seldon.io/iris/infer_rps?metricLabelSelector=a%21%3Db"
-    );
-    assert_eq!(
-        namespace_metric_request(V1Beta2, "prod", "queue_length", ""),
-        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/metrics/queue_length"
-    );
-    assert_eq!(
-        external_metric_request("prod", "redis_queue_depth", "queue_name=stt-queue"),
-        "/apis/external.metrics.k8s.io/v1beta1/namespaces/prod/redis_queue_depth?labelSelector=queue_name%3Dstt-queue"
-    );
-    // client-go lowercases the resource segment, which carries the external metric's name.
-    assert_eq!(
-        external_metric_request("prod", "queueDepth", ""),
-        "/apis/external.metrics.k8s.io/v1beta1/namespaces/prod/queuedepth"
-    );
-    assert_eq!(
-        resource_metrics_request("prod", "app=web"),
-        "/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods?labelSelector=app%3Dweb"
-    );
-}
 
 #[test]
 fn metric_value_lists_of_both_versions_decode() {
@@ -141,10 +13,10 @@ fn metric_value_lists_of_both_versions_decode() {
     assert_eq!(items.len(), 2);
     assert_eq!((items[0].name.as_str(), items[0].value), ("web-1", 1500));
     assert_eq!(items[0].window_seconds, Some(30));
-    assert_eq!(items[0].pod_metric().window, SignedDuration::from_secs(30));
+    assert_eq!(items[0].pod_value().window, SignedDuration::from_secs(30));
     // MilliValue rounds up: 1.0001 → 1001; no window → one minute.
     assert_eq!(items[1].value, 1001);
-    assert_eq!(items[1].pod_metric().window, SignedDuration::from_mins(1));
+    assert_eq!(items[1].pod_value().window, SignedDuration::from_mins(1));
     assert_eq!(
         items[1].timestamp,
         "2026-05-01T10:20:30Z".parse::<Timestamp>().unwrap()
@@ -199,11 +71,11 @@ fn pod_metrics_sum_containers_and_skip_pods_missing_the_resource() {
 
     // cpu: 250 + ceil(123.456789) = 374 for web-0, 1000 for web-1; web-2 has no containers.
     let cpu = pod_metrics_for(&items, "cpu", None).unwrap();
-    let values: Vec<_> = cpu.iter().map(|(k, m)| (k.as_str(), m.value)).collect();
+    let values: Vec<_> = cpu.iter().map(|(k, m)| (k.as_str(), m.milli)).collect();
     assert_eq!(values, vec![("web-0", 374), ("web-1", 1000)]);
     // memory: web-1's container lacks it, so web-1 is missing. 35840Ki + 1Mi in milli.
     let memory = pod_metrics_for(&items, "memory", None).unwrap();
-    let values: Vec<_> = memory.iter().map(|(k, m)| (k.as_str(), m.value)).collect();
+    let values: Vec<_> = memory.iter().map(|(k, m)| (k.as_str(), m.milli)).collect();
     assert_eq!(values, vec![("web-0", (35840 * 1024 + 1_048_576) * 1000)]);
     // One container: web-2 lacks it altogether, which fails the whole metric.
     assert_eq!(
@@ -211,7 +83,7 @@ fn pod_metrics_sum_containers_and_skip_pods_missing_the_resource() {
         Err("container app not present in metrics for pod prod/web-2".to_owned())
     );
     let app = pod_metrics_for(&items[..2], "cpu", Some("app")).unwrap();
-    assert_eq!(app.get("web-0").map(|m| m.value), Some(250));
+    assert_eq!(app.get("web-0").map(|m| m.milli), Some(250));
 }
 
 #[test]
