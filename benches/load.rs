@@ -377,7 +377,8 @@ async fn bench() {
         .adapter(
             Adapter::builder(&rules_text)
                 .arg("--metrics-relist-interval=10m")
-                .arg("--v=0"),
+                .arg("--v=0")
+                .log_as_deployed(),
         )
         .await;
     let pid = adapter.pid();

@@ -16,9 +16,31 @@ use crate::selector::LabelSelector;
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct ListMeta {}
 
-/// `metav1.Time`: `2026-05-01T10:20:30Z`.
-pub fn format_time(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+/// `metav1.Time`: `2026-05-01T10:20:30Z` (UTC, to the second). Serialized as it is written, with
+/// no string in between: a list of a thousand values writes a thousand of them.
+#[derive(Debug, Clone, Copy)]
+pub struct Time(pub jiff::Timestamp);
+
+impl std::fmt::Display for Time {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = jiff::tz::Offset::UTC.to_datetime(self.0);
+        write!(
+            f,
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        )
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 #[derive(Serialize)]
@@ -26,7 +48,7 @@ pub fn format_time(t: jiff::Timestamp) -> String {
 struct ItemV1Beta1<'a> {
     described_object: &'a ObjectReference,
     metric_name: &'a str,
-    timestamp: String,
+    timestamp: Time,
     value: &'a str,
     selector: &'a Option<LabelSelector>,
 }
@@ -42,7 +64,7 @@ struct MetricIdentifier<'a> {
 struct ItemV1Beta2<'a> {
     described_object: &'a ObjectReference,
     metric: MetricIdentifier<'a>,
-    timestamp: String,
+    timestamp: Time,
     value: &'a str,
 }
 
@@ -88,7 +110,7 @@ pub fn metric_value_list(version: CustomVersion, values: &[MetricValue], pretty:
                     .map(|v| ItemV1Beta1 {
                         described_object: &v.described_object,
                         metric_name: &v.metric,
-                        timestamp: format_time(v.timestamp),
+                        timestamp: Time(v.timestamp),
                         value: &v.value,
                         selector: &v.selector,
                     })
@@ -109,7 +131,7 @@ pub fn metric_value_list(version: CustomVersion, values: &[MetricValue], pretty:
                             name: &v.metric,
                             selector: &v.selector,
                         },
-                        timestamp: format_time(v.timestamp),
+                        timestamp: Time(v.timestamp),
                         value: &v.value,
                     })
                     .collect(),
@@ -124,7 +146,7 @@ pub fn metric_value_list(version: CustomVersion, values: &[MetricValue], pretty:
 struct ExternalItem<'a> {
     metric_name: &'a str,
     metric_labels: &'a crate::prometheus::SampleLabels,
-    timestamp: String,
+    timestamp: Time,
     value: &'a str,
 }
 
@@ -140,7 +162,7 @@ pub fn external_metric_value_list(values: &[ExternalValue], pretty: bool) -> Vec
                 .map(|v| ExternalItem {
                     metric_name: &v.metric,
                     metric_labels: &v.labels,
-                    timestamp: format_time(v.timestamp),
+                    timestamp: Time(v.timestamp),
                     value: &v.value,
                 })
                 .collect(),
@@ -155,7 +177,7 @@ struct ObjectMeta<'a> {
     name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     namespace: Option<&'a str>,
-    creation_timestamp: &'a str,
+    creation_timestamp: Time,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     labels: &'a BTreeMap<String, String>,
 }
@@ -180,7 +202,7 @@ struct PodMetricsItem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     api_version: Option<&'static str>,
     metadata: ObjectMeta<'a>,
-    timestamp: String,
+    timestamp: Time,
     window: String,
     containers: Vec<Container<'a>>,
 }
@@ -193,14 +215,14 @@ struct NodeMetricsItem<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     api_version: Option<&'static str>,
     metadata: ObjectMeta<'a>,
-    timestamp: String,
+    timestamp: Time,
     window: String,
     usage: Usage<'a>,
 }
 
 const METRICS_GV: &str = "metrics.k8s.io/v1beta1";
 
-fn pod_item<'a>(p: &'a PodMetrics, now: &'a str, single: bool) -> PodMetricsItem<'a> {
+fn pod_item<'a>(p: &'a PodMetrics, now: Time, single: bool) -> PodMetricsItem<'a> {
     PodMetricsItem {
         kind: single.then_some("PodMetrics"),
         api_version: single.then_some(METRICS_GV),
@@ -210,7 +232,7 @@ fn pod_item<'a>(p: &'a PodMetrics, now: &'a str, single: bool) -> PodMetricsItem
             creation_timestamp: now,
             labels: &p.labels,
         },
-        timestamp: format_time(p.timestamp),
+        timestamp: Time(p.timestamp),
         window: format_go_duration(p.window),
         containers: p
             .containers
@@ -226,7 +248,7 @@ fn pod_item<'a>(p: &'a PodMetrics, now: &'a str, single: bool) -> PodMetricsItem
     }
 }
 
-fn node_item<'a>(n: &'a NodeMetrics, now: &'a str, single: bool) -> NodeMetricsItem<'a> {
+fn node_item<'a>(n: &'a NodeMetrics, now: Time, single: bool) -> NodeMetricsItem<'a> {
     NodeMetricsItem {
         kind: single.then_some("NodeMetrics"),
         api_version: single.then_some(METRICS_GV),
@@ -236,7 +258,7 @@ fn node_item<'a>(n: &'a NodeMetrics, now: &'a str, single: bool) -> NodeMetricsI
             creation_timestamp: now,
             labels: &n.labels,
         },
-        timestamp: format_time(n.timestamp),
+        timestamp: Time(n.timestamp),
         window: format_go_duration(n.window),
         usage: Usage {
             cpu: &n.cpu,
@@ -248,15 +270,15 @@ fn node_item<'a>(n: &'a NodeMetrics, now: &'a str, single: bool) -> NodeMetricsI
 /// A `PodMetricsList`, or the bare `PodMetrics` of a single-object request. `creationTimestamp`
 /// is now, as metrics-server writes it.
 pub fn pod_metrics(pods: &[PodMetrics], single: bool, pretty: bool) -> Vec<u8> {
-    let now = format_time(jiff::Timestamp::now());
+    let now = Time(jiff::Timestamp::now());
     match (single, pods.first()) {
-        (true, Some(p)) => super::encode(&pod_item(p, &now, true), pretty),
+        (true, Some(p)) => super::encode(&pod_item(p, now, true), pretty),
         _ => super::encode(
             &List {
                 kind: "PodMetricsList",
                 api_version: METRICS_GV,
                 metadata: ListMeta {},
-                items: pods.iter().map(|p| pod_item(p, &now, false)).collect(),
+                items: pods.iter().map(|p| pod_item(p, now, false)).collect(),
             },
             pretty,
         ),
@@ -265,15 +287,15 @@ pub fn pod_metrics(pods: &[PodMetrics], single: bool, pretty: bool) -> Vec<u8> {
 
 /// A `NodeMetricsList`, or the bare `NodeMetrics` of a single-object request.
 pub fn node_metrics(nodes: &[NodeMetrics], single: bool, pretty: bool) -> Vec<u8> {
-    let now = format_time(jiff::Timestamp::now());
+    let now = Time(jiff::Timestamp::now());
     match (single, nodes.first()) {
-        (true, Some(n)) => super::encode(&node_item(n, &now, true), pretty),
+        (true, Some(n)) => super::encode(&node_item(n, now, true), pretty),
         _ => super::encode(
             &List {
                 kind: "NodeMetricsList",
                 api_version: METRICS_GV,
                 metadata: ListMeta {},
-                items: nodes.iter().map(|n| node_item(n, &now, false)).collect(),
+                items: nodes.iter().map(|n| node_item(n, now, false)).collect(),
             },
             pretty,
         ),
@@ -451,6 +473,14 @@ mod tests {
     #[test]
     fn times() {
         let t = jiff::Timestamp::from_millisecond(1_777_630_830_999).unwrap();
-        assert_eq!(format_time(t), "2026-05-01T10:20:30Z");
+        assert_eq!(Time(t).to_string(), "2026-05-01T10:20:30Z");
+        assert_eq!(
+            serde_json::to_string(&Time(t)).unwrap(),
+            "\"2026-05-01T10:20:30Z\""
+        );
+        let early = jiff::Timestamp::from_second(-62_135_596_800).unwrap();
+        assert_eq!(Time(early).to_string(), "0001-01-01T00:00:00Z");
+        let padded = jiff::Timestamp::from_second(1_000_000_000).unwrap();
+        assert_eq!(Time(padded).to_string(), "2001-09-09T01:46:40Z");
     }
 }

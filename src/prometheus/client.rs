@@ -1,8 +1,11 @@
 //! The HTTP side of the Prometheus client.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderName, HeaderValue};
@@ -96,13 +99,13 @@ struct Inner {
     token_file: Option<PathBuf>,
     query_url: reqwest::Url,
     token: Mutex<Option<CachedToken>>,
-    /// Identical queries in flight, each run by its own task.
+    /// Identical queries in flight, each driven by its first caller.
     in_flight: Mutex<HashMap<String, Pending>>,
     /// One permit per call to Prometheus in progress (`--prometheus-max-concurrency`).
     slots: Semaphore,
 }
 
-/// Removes a query's in-flight entry when its task ends, however it ends: the entry of a
+/// Removes a query's in-flight entry when its call ends, however it ends: the entry of a
 /// query whose callers all went away never outlives the call.
 struct InFlightEntry {
     client: PrometheusClient,
@@ -117,6 +120,37 @@ impl Drop for InFlightEntry {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&self.query);
+    }
+}
+
+/// A shared query's call, driven by the caller that started it. Dropped before the call ended
+/// (that caller went away), it hands the rest of the call to a task of its own; outside a
+/// runtime (the process is ending) the call is dropped, its entry removed, and the callers
+/// sharing it get [`Error::Abandoned`].
+struct Leader {
+    call: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Future for Leader {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(call) = self.call.as_mut() else {
+            return Poll::Ready(());
+        };
+        std::task::ready!(call.as_mut().poll(cx));
+        self.call = None;
+        Poll::Ready(())
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(call);
+        }
     }
 }
 
@@ -409,11 +443,13 @@ impl PrometheusClient {
     }
 
     /// An instant query at the current time. Calls with the same query while one is in flight
-    /// share its answer; the query runs in a task of its own, so callers that go away (a client
-    /// timeout, an h2 reset) cannot strand it, and its entry is removed the moment it ends: a
+    /// share its answer. The first caller drives the call in its own task, so the answer
+    /// reaches it without a hand-over between tasks; if it goes away first (a client timeout,
+    /// an h2 reset), the rest of the call moves to a task of its own (see [`Leader`]), so the
+    /// callers sharing it cannot be stranded. Its entry is removed the moment the call ends: a
     /// call made after that asks Prometheus anew, so no answer is older than the call.
     pub async fn query(&self, query: &str) -> QueryOutcome {
-        let mut pending = {
+        let (mut pending, leader) = {
             let mut in_flight = self
                 .inner
                 .in_flight
@@ -422,7 +458,7 @@ impl PrometheusClient {
             match in_flight.get(query) {
                 Some(pending) => {
                     metrics().coalesced_queries.inc();
-                    pending.clone()
+                    (pending.clone(), None)
                 }
                 None => {
                     let (answer, pending) = watch::channel(None);
@@ -431,7 +467,7 @@ impl PrometheusClient {
                         client: self.clone(),
                         query: query.to_string(),
                     };
-                    tokio::spawn(async move {
+                    let call = async move {
                         let outcome = entry
                             .client
                             .query_now(&entry.query)
@@ -440,11 +476,19 @@ impl PrometheusClient {
                             .map_err(Arc::new);
                         drop(entry);
                         answer.send_replace(Some(outcome));
-                    });
-                    pending
+                    };
+                    (
+                        pending,
+                        Some(Leader {
+                            call: Some(Box::pin(call)),
+                        }),
+                    )
                 }
             }
         };
+        if let Some(leader) = leader {
+            leader.await;
+        }
         match pending.wait_for(Option::is_some).await {
             Ok(outcome) => outcome
                 .clone()

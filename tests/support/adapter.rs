@@ -19,6 +19,8 @@ pub struct AdapterBuilder {
     arg0: Option<String>,
     leading: Vec<String>,
     ready_within: Duration,
+    /// `RUST_LOG` for the process: debug logs of our crate for tests, `None` in benchmarks.
+    log_filter: Option<&'static str>,
 }
 
 /// A running adapter.
@@ -44,6 +46,14 @@ impl AdapterBuilder {
     #[allow(dead_code)] // benches/scale.rs: a first relist of a million series takes a while
     pub fn ready_within(mut self, timeout: Duration) -> Self {
         self.ready_within = timeout;
+        self
+    }
+
+    /// Log as deployed: at the verbosity the flags give (`--v`), not at debug. What a benchmark
+    /// measures: a debug line per Prometheus call is not what users run.
+    #[allow(dead_code)] // benches/load.rs
+    pub fn log_as_deployed(mut self) -> Self {
+        self.log_filter = None;
         self
     }
 
@@ -81,8 +91,11 @@ impl AdapterBuilder {
                 .arg(format!("--config={}", rules.display()))
                 .arg(format!("--prometheus-url={prometheus_url}"))
                 .arg(format!("--lister-kubeconfig={}", kubeconfig.display()))
-                .args(&self.args)
-                .env("RUST_LOG", "metrics_adapter=debug");
+                .args(&self.args);
+            match self.log_filter {
+                Some(filter) => command.env("RUST_LOG", filter),
+                None => command.env_remove("RUST_LOG"),
+            };
             let mut process =
                 ChildProcess::spawn("metrics-adapter", command, &dir.path().join("adapter.log"));
             let url = format!("https://127.0.0.1:{port}/readyz");
@@ -120,6 +133,7 @@ impl Adapter {
             arg0: None,
             leading: Vec::new(),
             ready_within: harness::START_TIMEOUT,
+            log_filter: Some("metrics_adapter=debug"),
         }
     }
 

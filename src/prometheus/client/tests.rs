@@ -91,6 +91,31 @@ async fn a_query_whose_callers_all_left_does_not_poison_the_next_one() {
 }
 
 #[tokio::test]
+async fn the_caller_driving_a_shared_call_may_leave_and_the_others_get_its_answer() {
+    let prometheus = StandIn::start().await;
+    prometheus.set(QUERY, Answer::Stall(counting()));
+    let client = prometheus.client(Duration::from_secs(10), 4);
+    let first = {
+        let client = client.clone();
+        tokio::spawn(async move { client.query("up").await })
+    };
+    while prometheus.received(QUERY) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A second caller joins: its first poll finds the call in flight and waits on it.
+    let mut second = Box::pin(client.query("up"));
+    assert!(futures::poll!(&mut second).is_pending());
+    // The caller that sent the query goes away (its client hung up) before the answer.
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    prometheus.set(QUERY, Answer::Body(counting()));
+    prometheus.release();
+    assert_eq!(value(&second.await), 1.0);
+    assert_eq!(prometheus.received(QUERY), 1);
+    assert!(client.inner.in_flight.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn calls_beyond_the_concurrency_limit_wait_within_their_timeout() {
     let prometheus = StandIn::start().await;
     prometheus.set(QUERY, Answer::Stall(counting()));
