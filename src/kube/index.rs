@@ -50,12 +50,12 @@ impl ObjectIndex {
         }
     }
 
-    /// One object.
     /// How many objects the index holds.
     pub(super) fn len(&self) -> usize {
         self.objects.len()
     }
 
+    /// One object.
     pub(super) fn get(&self, key: &Key) -> Option<Arc<ObjectMeta>> {
         self.objects.get(key).cloned()
     }
