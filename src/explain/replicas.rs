@@ -327,37 +327,37 @@ impl Sync {
                 plural(counted.missing.len(), "pod", "pods"),
                 decimal(assumed)
             );
-            for name in &counted.missing {
-                kept.insert(
-                    name.clone(),
-                    PodValue {
-                        milli: assumed,
-                        timestamp: self.now,
-                        window: SignedDuration::ZERO,
-                    },
-                );
-            }
+            self.assume(&mut kept, &counted.missing, |_| assumed);
         }
         if scale_up_with_unready {
             detail += &format!(
                 "; {} not ready taken as 0",
                 plural(counted.unready.len(), "pod", "pods")
             );
-            for name in &counted.unready {
-                kept.insert(
-                    name.clone(),
-                    PodValue {
-                        milli: 0,
-                        timestamp: self.now,
-                        window: SignedDuration::ZERO,
-                    },
-                );
-            }
+            self.assume(&mut kept, &counted.unready, |_| 0);
         }
         let new_ratio = average(&kept) as f64 / target_milli as f64;
         let (replicas, how) = self.rebalance(current, ratio, new_ratio, kept.len());
         detail += &format!(": new ratio {new_ratio:.3}, {how}");
         Ok(proposal(replicas, detail))
+    }
+
+    /// Give each of `names` the value `milli` assumes for it, as measured now: how the
+    /// controller counts pods without a value, or not ready, before it takes the ratio again.
+    fn assume(
+        &self,
+        kept: &mut BTreeMap<String, PodValue>,
+        names: &BTreeSet<String>,
+        milli: impl Fn(&String) -> i64,
+    ) {
+        for name in names {
+            let value = PodValue {
+                milli: milli(name),
+                timestamp: self.now,
+                window: SignedDuration::ZERO,
+            };
+            kept.insert(name.clone(), value);
+        }
     }
 
     /// The end of a Pods or Resource metric once pods without a value or not ready were given
@@ -466,16 +466,7 @@ impl Sync {
                         "0".to_string()
                     }
                 );
-                for name in &counted.missing {
-                    kept.insert(
-                        name.clone(),
-                        PodValue {
-                            milli: fill(name),
-                            timestamp: self.now,
-                            window: SignedDuration::ZERO,
-                        },
-                    );
-                }
+                self.assume(&mut kept, &counted.missing, fill);
             }
         }
         if scale_up_with_unready {
@@ -483,16 +474,7 @@ impl Sync {
                 "; {} not ready taken as 0",
                 plural(counted.unready.len(), "pod", "pods")
             );
-            for name in &counted.unready {
-                kept.insert(
-                    name.clone(),
-                    PodValue {
-                        milli: 0,
-                        timestamp: self.now,
-                        window: SignedDuration::ZERO,
-                    },
-                );
-            }
+            self.assume(&mut kept, &counted.unready, |_| 0);
         }
         let (new_utilization, _) = utilization_of(&kept, &requests)?;
         let new_ratio = f64::from(new_utilization) / f64::from(target_percent);
