@@ -137,28 +137,58 @@ where
     }
 }
 
-/// CPU seconds (user + system) and resident memory of a process.
-fn usage(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    (cpu, rss_kib)
+/// What a process has used so far.
+#[derive(Clone, Copy)]
+struct Usage {
+    /// CPU seconds, user and system.
+    cpu: f64,
+    /// Resident memory, KiB.
+    rss_kib: u64,
+    /// Context switches of all its threads, voluntary (a thread parking to wait for work or a
+    /// lock) and not: how often the process's threads were put to sleep and woken.
+    switches: u64,
+}
+
+impl Usage {
+    fn of(pid: u32) -> Usage {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
+        let cpu = (ticks(11) + ticks(12)) / 100.0;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let number = |status: &str, field: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let switches = std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|task| {
+                let status =
+                    std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+                number(&status, "voluntary_ctxt_switches:")
+                    + number(&status, "nonvoluntary_ctxt_switches:")
+            })
+            .sum();
+        Usage {
+            cpu,
+            rss_kib: number(&status, "VmRSS:"),
+            switches,
+        }
+    }
 }
 
 /// An HTTP/2 client with the flow-control windows of Go's HTTP/2 transport (4 MiB per stream,
@@ -248,10 +278,13 @@ fn pod_name(ns: usize, i: usize) -> String {
     format!("asr-{ns:02}-{i:03}")
 }
 
-fn print_comparison(label: &str, adapter: &Run, prometheus: &Run, cpu: f64, rss: u64) {
+/// One line comparing the adapter's run with Prometheus', and what the adapter used in its run
+/// (between `before` and `after`).
+fn print_comparison(label: &str, adapter: &Run, prometheus: &Run, before: Usage, after: Usage) {
+    let requests = adapter.latencies.len().max(1) as f64;
     let ratio = |p: f64| ms(adapter.percentile(p)) / ms(prometheus.percentile(p));
     println!(
-        "{label:<24} adapter p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  max {:>7.2}  {:>7.1} req/s | prometheus p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  {:>7.1} req/s | ratio p50 {:.2}  p90 {:.2}  p99 {:.2} | adapter CPU {:.2} s  RSS {} MiB",
+        "{label:<24} adapter p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  max {:>7.2}  {:>7.1} req/s | prometheus p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  {:>7.1} req/s | ratio p50 {:.2}  p90 {:.2}  p99 {:.2} | adapter CPU {:.3} ms/req  {:.1} context switches/req  RSS {} MiB",
         ms(adapter.percentile(0.5)),
         ms(adapter.percentile(0.9)),
         ms(adapter.percentile(0.99)),
@@ -264,8 +297,9 @@ fn print_comparison(label: &str, adapter: &Run, prometheus: &Run, cpu: f64, rss:
         ratio(0.5),
         ratio(0.9),
         ratio(0.99),
-        cpu,
-        rss / 1024,
+        (after.cpu - before.cpu) * 1000.0 / requests,
+        (after.switches - before.switches) as f64 / requests,
+        after.rss_kib / 1024,
     );
 }
 
@@ -449,16 +483,16 @@ async fn bench() {
     run_gets(&client, &requests, 1, 8).await;
     println!("\n1,000 distinct Pods-metric requests (50 pods each) x {rounds} rounds, HTTP/2:");
     for concurrency in [1, 8, 64] {
-        let (cpu0, _) = usage(pid);
+        let before = Usage::of(pid);
         let adapter_run = run_gets(&client, &requests, rounds, concurrency).await;
-        let (cpu1, rss) = usage(pid);
+        let after = Usage::of(pid);
         let prometheus_run = run_queries(&client, &prometheus, &queries, rounds, concurrency).await;
         print_comparison(
             &format!("concurrency {concurrency}"),
             &adapter_run,
             &prometheus_run,
-            cpu1 - cpu0,
-            rss,
+            before,
+            after,
         );
     }
 
@@ -526,9 +560,9 @@ async fn bench() {
         rounds * 10
     );
     for concurrency in [1, 8] {
-        let (cpu0, _) = usage(pid);
+        let before = Usage::of(pid);
         let adapter_run = run_gets(&client, &external, rounds * 10, concurrency).await;
-        let (cpu1, rss) = usage(pid);
+        let after = Usage::of(pid);
         let prometheus_run = run_queries(
             &client,
             &prometheus,
@@ -541,8 +575,8 @@ async fn bench() {
             &format!("concurrency {concurrency}"),
             &adapter_run,
             &prometheus_run,
-            cpu1 - cpu0,
-            rss,
+            before,
+            after,
         );
     }
 
@@ -586,9 +620,9 @@ async fn bench() {
         }
     }
     let top_queries = Arc::new(top_queries);
-    let (cpu0, _) = usage(pid);
+    let before = Usage::of(pid);
     let adapter_run = run_gets(&client, &Arc::new(vec![top]), rounds * 10, 1).await;
-    let (cpu1, rss) = usage(pid);
+    let after = Usage::of(pid);
     // Prometheus: the same queries, all at once, as one "request".
     let prometheus_run = run(1, rounds * 10, 1, {
         let (client, queries, prometheus) =
@@ -611,8 +645,8 @@ async fn bench() {
         "all-namespace pods",
         &adapter_run,
         &prometheus_run,
-        cpu1 - cpu0,
-        rss,
+        before,
+        after,
     );
     world.cluster.register_api_service(ApiService::new(
         "metrics.k8s.io",
@@ -633,6 +667,8 @@ async fn bench() {
         ms(elapsed),
         lines
     );
-    let (_, rss) = usage(pid);
-    println!("\nadapter RSS at the end: {} MiB", rss / 1024);
+    println!(
+        "\nadapter RSS at the end: {} MiB",
+        Usage::of(pid).rss_kib / 1024
+    );
 }
