@@ -2,7 +2,7 @@
 //! selecting 50 pods of a namespace of thousands reads about 50 entries instead of checking
 //! every pod.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use super::cache::ObjectMeta;
@@ -14,11 +14,15 @@ pub(super) type Key = (String, String);
 /// (namespace, label, value).
 type LabelKey = (String, String, String);
 
-/// Objects by key, and the keys of the objects carrying each `label=value` per namespace.
+/// Objects by key.
+type Objects = BTreeMap<Key, Arc<ObjectMeta>>;
+
+/// Objects by key, and the objects carrying each `label=value` per namespace (by key too, so a
+/// selection reads them from its set without looking each up again).
 #[derive(Debug, Default)]
 pub(super) struct ObjectIndex {
-    objects: BTreeMap<Key, Arc<ObjectMeta>>,
-    by_label: HashMap<LabelKey, BTreeSet<Key>>,
+    objects: Objects,
+    by_label: HashMap<LabelKey, Objects>,
 }
 
 impl ObjectIndex {
@@ -29,7 +33,7 @@ impl ObjectIndex {
             self.by_label
                 .entry((key.0.clone(), label.clone(), value.clone()))
                 .or_default()
-                .insert(key.clone());
+                .insert(key.clone(), object.clone());
         }
         self.objects.insert(key, object);
     }
@@ -60,9 +64,9 @@ impl ObjectIndex {
         self.objects.get(key).cloned()
     }
 
-    /// The keys in `namespace` an `=`, `==` or `in` requirement allows, for the requirement
-    /// allowing fewest; `None` when the selector has no such requirement.
-    fn candidates(&self, namespace: &str, selector: &Selector) -> Option<Vec<&Key>> {
+    /// The objects in `namespace` an `=`, `==` or `in` requirement allows, for the requirement
+    /// allowing fewest, sorted by key; `None` when the selector has no such requirement.
+    fn candidates(&self, namespace: &str, selector: &Selector) -> Option<Vec<&Arc<ObjectMeta>>> {
         let sets = selector
             .requirements()
             .iter()
@@ -83,12 +87,12 @@ impl ObjectIndex {
             })
             .min_by_key(|sets| sets.iter().map(|s| s.len()).sum::<usize>())?;
         Some(match sets.as_slice() {
-            [one] => one.iter().collect(),
+            [one] => one.values().collect(),
             _ => sets
                 .into_iter()
                 .flatten()
-                .collect::<BTreeSet<_>>()
-                .into_iter()
+                .collect::<BTreeMap<_, _>>()
+                .into_values()
                 .collect(),
         })
     }
@@ -104,12 +108,7 @@ impl ObjectIndex {
             return self.objects.values().filter(matching).cloned().collect();
         };
         match self.candidates(ns, selector) {
-            Some(keys) => keys
-                .into_iter()
-                .filter_map(|k| self.objects.get(k))
-                .filter(matching)
-                .cloned()
-                .collect(),
+            Some(objects) => objects.into_iter().filter(matching).cloned().collect(),
             None => self
                 .objects
                 .range((ns.to_string(), String::new())..)
