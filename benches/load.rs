@@ -16,7 +16,8 @@
 //!    and one real `kubectl top pod -A` through the API double's aggregator proxy.
 //!
 //! Figures are printed, never asserted. `BENCH_ROUNDS` (default 3) sets how many times each
-//! request set is sent per measurement.
+//! request set is sent per measurement; `BENCH_QUICK=1` measures only the Pods requests at
+//! concurrency 1 (the figure to watch when working on per-request cost; about 30 s).
 
 // A test harness may panic: that is how it fails (Cargo.toml's [lints] are for the server).
 #![allow(
@@ -191,6 +192,60 @@ impl Usage {
     }
 }
 
+/// The adapter's own account, from its `/metrics`: requests served (health checks and scrapes
+/// left out) and the Prometheus queries it sent, with the seconds each took.
+#[derive(Clone, Copy, Default)]
+struct ServerView {
+    requests: f64,
+    request_seconds: f64,
+    queries: f64,
+    query_seconds: f64,
+}
+
+impl ServerView {
+    async fn read(client: &reqwest::Client, adapter: &str) -> ServerView {
+        let text = client
+            .get(format!("{adapter}/metrics"))
+            .bearer_auth(TEST_TOKEN)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        let mut view = ServerView::default();
+        for line in text.lines() {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let served =
+                !series.contains(r#"route="health""#) && !series.contains(r#"route="metrics""#);
+            let field = match series.split_once('{').map_or(series, |(name, _)| name) {
+                "metrics_adapter_request_duration_seconds_sum" if served => {
+                    &mut view.request_seconds
+                }
+                "metrics_adapter_request_duration_seconds_count" if served => &mut view.requests,
+                "metrics_adapter_prometheus_call_duration_seconds_sum"
+                    if series.contains(r#"kind="query""#) =>
+                {
+                    &mut view.query_seconds
+                }
+                "metrics_adapter_prometheus_call_duration_seconds_count"
+                    if series.contains(r#"kind="query""#) =>
+                {
+                    &mut view.queries
+                }
+                _ => continue,
+            };
+            *field += value;
+        }
+        view
+    }
+}
+
 /// An HTTP/2 client with the flow-control windows of Go's HTTP/2 transport (4 MiB per stream,
 /// 1 GiB per connection), which the aggregator and the controller manager use.
 fn client() -> reqwest::Client {
@@ -278,13 +333,39 @@ fn pod_name(ns: usize, i: usize) -> String {
     format!("asr-{ns:02}-{i:03}")
 }
 
-/// One line comparing the adapter's run with Prometheus', and what the adapter used in its run
-/// (between `before` and `after`).
-fn print_comparison(label: &str, adapter: &Run, prometheus: &Run, before: Usage, after: Usage) {
+/// What the adapter and this client (the bench process) have used so far.
+struct Snapshot {
+    adapter: Usage,
+    view: ServerView,
+    client: Usage,
+}
+
+impl Snapshot {
+    async fn take(client: &reqwest::Client, adapter: &Adapter) -> Snapshot {
+        let view = ServerView::read(client, &adapter.url()).await;
+        Snapshot {
+            adapter: Usage::of(adapter.pid()),
+            view,
+            client: Usage::of(std::process::id()),
+        }
+    }
+}
+
+/// Two lines: the adapter's run against Prometheus' (latencies and ratios), then where the
+/// adapter's time went, from what it and this client used between `before` and `after` (the
+/// adapter's run) and up to `end` (Prometheus' run): the adapter's mean request and query as it
+/// measured them (the rest of a request's latency is TLS, HTTP/2 and this client), CPU per
+/// request of the adapter and of this client, and the adapter's context switches per request.
+fn print_comparison(
+    label: &str,
+    adapter: &Run,
+    prometheus: &Run,
+    [before, after, end]: [&Snapshot; 3],
+) {
     let requests = adapter.latencies.len().max(1) as f64;
     let ratio = |p: f64| ms(adapter.percentile(p)) / ms(prometheus.percentile(p));
     println!(
-        "{label:<24} adapter p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  max {:>7.2}  {:>7.1} req/s | prometheus p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  {:>7.1} req/s | ratio p50 {:.2}  p90 {:.2}  p99 {:.2} | adapter CPU {:.3} ms/req  {:.1} context switches/req  RSS {} MiB",
+        "{label:<24} adapter p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  max {:>7.2}  {:>7.1} req/s | prometheus p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  {:>7.1} req/s | ratio p50 {:.2}  p90 {:.2}  p99 {:.2} | adapter RSS {} MiB",
         ms(adapter.percentile(0.5)),
         ms(adapter.percentile(0.9)),
         ms(adapter.percentile(0.99)),
@@ -297,9 +378,21 @@ fn print_comparison(label: &str, adapter: &Run, prometheus: &Run, before: Usage,
         ratio(0.5),
         ratio(0.9),
         ratio(0.99),
-        (after.cpu - before.cpu) * 1000.0 / requests,
-        (after.switches - before.switches) as f64 / requests,
-        after.rss_kib / 1024,
+        after.adapter.rss_kib / 1024,
+    );
+    let served = (after.view.requests - before.view.requests).max(1.0);
+    let queries = after.view.queries - before.view.queries;
+    let per_request = |cpu: f64, run: &Run| cpu * 1000.0 / run.latencies.len().max(1) as f64;
+    println!(
+        "{:<24} as the adapter measured: request mean {:.3} ms, {:.2} queries/request, query mean {:.3} ms | CPU ms/request: adapter {:.3}, this client {:.3} (straight to Prometheus {:.3}) | adapter context switches/request {:.1}",
+        "",
+        (after.view.request_seconds - before.view.request_seconds) * 1000.0 / served,
+        queries / served,
+        (after.view.query_seconds - before.view.query_seconds) * 1000.0 / queries.max(1.0),
+        per_request(after.adapter.cpu - before.adapter.cpu, adapter),
+        per_request(after.client.cpu - before.client.cpu, adapter),
+        per_request(end.client.cpu - after.client.cpu, prometheus),
+        (after.adapter.switches - before.adapter.switches) as f64 / requests,
     );
 }
 
@@ -316,6 +409,7 @@ async fn bench() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
+    let quick = std::env::var_os("BENCH_QUICK").is_some_and(|v| !v.is_empty() && v != "0");
     let rules_text = format!("{ASR_RULES}{MORE_RULES}");
     println!(
         "starting the world: {NAMESPACES} namespaces x {PODS_PER_NAMESPACE} pods, {EXTRA_METRICS} extra metric names, {QUEUES} queues, {} pods with CPU and memory",
@@ -482,18 +576,22 @@ async fn bench() {
     assert!(body > 0);
     run_gets(&client, &requests, 1, 8).await;
     println!("\n1,000 distinct Pods-metric requests (50 pods each) x {rounds} rounds, HTTP/2:");
-    for concurrency in [1, 8, 64] {
-        let before = Usage::of(pid);
+    let concurrencies: &[usize] = if quick { &[1] } else { &[1, 8, 64] };
+    for &concurrency in concurrencies {
+        let before = Snapshot::take(&client, &adapter).await;
         let adapter_run = run_gets(&client, &requests, rounds, concurrency).await;
-        let after = Usage::of(pid);
+        let after = Snapshot::take(&client, &adapter).await;
         let prometheus_run = run_queries(&client, &prometheus, &queries, rounds, concurrency).await;
+        let end = Snapshot::take(&client, &adapter).await;
         print_comparison(
             &format!("concurrency {concurrency}"),
             &adapter_run,
             &prometheus_run,
-            before,
-            after,
+            [&before, &after, &end],
         );
+    }
+    if quick {
+        return;
     }
 
     // 2. Discovery with 10,000 metrics.
@@ -560,9 +658,9 @@ async fn bench() {
         rounds * 10
     );
     for concurrency in [1, 8] {
-        let before = Usage::of(pid);
+        let before = Snapshot::take(&client, &adapter).await;
         let adapter_run = run_gets(&client, &external, rounds * 10, concurrency).await;
-        let after = Usage::of(pid);
+        let after = Snapshot::take(&client, &adapter).await;
         let prometheus_run = run_queries(
             &client,
             &prometheus,
@@ -571,12 +669,12 @@ async fn bench() {
             concurrency,
         )
         .await;
+        let end = Snapshot::take(&client, &adapter).await;
         print_comparison(
             &format!("concurrency {concurrency}"),
             &adapter_run,
             &prometheus_run,
-            before,
-            after,
+            [&before, &after, &end],
         );
     }
 
@@ -620,9 +718,9 @@ async fn bench() {
         }
     }
     let top_queries = Arc::new(top_queries);
-    let before = Usage::of(pid);
+    let before = Snapshot::take(&client, &adapter).await;
     let adapter_run = run_gets(&client, &Arc::new(vec![top]), rounds * 10, 1).await;
-    let after = Usage::of(pid);
+    let after = Snapshot::take(&client, &adapter).await;
     // Prometheus: the same queries, all at once, as one "request".
     let prometheus_run = run(1, rounds * 10, 1, {
         let (client, queries, prometheus) =
@@ -637,6 +735,7 @@ async fn bench() {
         }
     })
     .await;
+    let end = Snapshot::take(&client, &adapter).await;
     println!(
         "\nmetrics.k8s.io pods of all namespaces ({listed} pods listed), the request of kubectl top pod -A, x {}:",
         rounds * 10
@@ -645,8 +744,7 @@ async fn bench() {
         "all-namespace pods",
         &adapter_run,
         &prometheus_run,
-        before,
-        after,
+        [&before, &after, &end],
     );
     world.cluster.register_api_service(ApiService::new(
         "metrics.k8s.io",
