@@ -329,6 +329,93 @@ async fn run_queries(
     .await
 }
 
+/// Requests in a row to one side before switching to the other in [`run_alternating`].
+const ALTERNATION_BLOCK: usize = 100;
+
+/// Every URL, then its query straight to Prometheus, in alternating blocks of
+/// [`ALTERNATION_BLOCK`], `rounds` times over, one request at a time: both sides see the same
+/// Prometheus (its garbage collections, its head growing under scrapes), which two runs seconds
+/// apart do not, and each stays warm within its block (pairing every request with its query
+/// would add the cost of cold caches to both sides, which flatters the ratio).
+async fn run_alternating(
+    client: &reqwest::Client,
+    urls: &[String],
+    prometheus: &str,
+    queries: &[String],
+    rounds: usize,
+) -> (Run, Run) {
+    let mut adapter = Run {
+        latencies: Vec::with_capacity(urls.len() * rounds),
+        wall: Duration::ZERO,
+    };
+    let mut direct = Run {
+        latencies: Vec::with_capacity(urls.len() * rounds),
+        wall: Duration::ZERO,
+    };
+    for _ in 0..rounds {
+        for (urls, queries) in urls
+            .chunks(ALTERNATION_BLOCK)
+            .zip(queries.chunks(ALTERNATION_BLOCK))
+        {
+            for url in urls {
+                let t = Instant::now();
+                get_ok(client, url).await;
+                adapter.latencies.push(t.elapsed());
+            }
+            for query in queries {
+                let t = Instant::now();
+                query_ok(client, prometheus, query).await;
+                direct.latencies.push(t.elapsed());
+            }
+        }
+    }
+    for run in [&mut adapter, &mut direct] {
+        run.wall = run.latencies.iter().sum();
+    }
+    (adapter, direct)
+}
+
+/// The adapter answering `urls` against Prometheus answering their `queries`, at `concurrency`
+/// (alternating at concurrency 1, one run after the other above), printed under `label`.
+#[allow(clippy::too_many_arguments)]
+async fn compare(
+    label: &str,
+    client: &reqwest::Client,
+    adapter: &Adapter,
+    urls: &Arc<Vec<String>>,
+    prometheus: &str,
+    queries: &Arc<Vec<String>>,
+    rounds: usize,
+    concurrency: usize,
+) {
+    let before = Snapshot::take(client, adapter).await;
+    if concurrency == 1 {
+        let (adapter_run, prometheus_run) =
+            run_alternating(client, urls, prometheus, queries, rounds).await;
+        let after = Snapshot::take(client, adapter).await;
+        print_comparison(
+            label,
+            &adapter_run,
+            &prometheus_run,
+            [&before, &after],
+            None,
+        );
+    } else {
+        let adapter_run = run_gets(client, urls, rounds, concurrency).await;
+        let after = Snapshot::take(client, adapter).await;
+        let prometheus_run = run_queries(client, prometheus, queries, rounds, concurrency).await;
+        let end = Snapshot::take(client, adapter).await;
+        let direct_cpu = end.client.cpu - after.client.cpu;
+        print_comparison(
+            label,
+            &adapter_run,
+            &prometheus_run,
+            [&before, &after],
+            Some(direct_cpu),
+        );
+    }
+}
+
 fn pod_name(ns: usize, i: usize) -> String {
     format!("asr-{ns:02}-{i:03}")
 }
@@ -352,15 +439,17 @@ impl Snapshot {
 }
 
 /// Two lines: the adapter's run against Prometheus' (latencies and ratios), then where the
-/// adapter's time went, from what it and this client used between `before` and `after` (the
-/// adapter's run) and up to `end` (Prometheus' run): the adapter's mean request and query as it
-/// measured them (the rest of a request's latency is TLS, HTTP/2 and this client), CPU per
-/// request of the adapter and of this client, and the adapter's context switches per request.
+/// adapter's time went, from what it and this client used between `before` and `after`: the
+/// adapter's mean request and query as it measured them (the rest of a request's latency is
+/// TLS, HTTP/2 and this client), CPU per request of the adapter and of this client, and the
+/// adapter's context switches per request. `direct_cpu` is this client's CPU seconds for
+/// Prometheus' run when it ran apart (`None`: the runs alternated, `after` covers both).
 fn print_comparison(
     label: &str,
     adapter: &Run,
     prometheus: &Run,
-    [before, after, end]: [&Snapshot; 3],
+    [before, after]: [&Snapshot; 2],
+    direct_cpu: Option<f64>,
 ) {
     let requests = adapter.latencies.len().max(1) as f64;
     let ratio = |p: f64| ms(adapter.percentile(p)) / ms(prometheus.percentile(p));
@@ -383,15 +472,21 @@ fn print_comparison(
     let served = (after.view.requests - before.view.requests).max(1.0);
     let queries = after.view.queries - before.view.queries;
     let per_request = |cpu: f64, run: &Run| cpu * 1000.0 / run.latencies.len().max(1) as f64;
+    let client_cpu = per_request(after.client.cpu - before.client.cpu, adapter);
+    let client = match direct_cpu {
+        Some(cpu) => format!(
+            "this client {client_cpu:.3} (straight to Prometheus {:.3})",
+            per_request(cpu, prometheus)
+        ),
+        None => format!("this client {client_cpu:.3} for both paths"),
+    };
     println!(
-        "{:<24} as the adapter measured: request mean {:.3} ms, {:.2} queries/request, query mean {:.3} ms | CPU ms/request: adapter {:.3}, this client {:.3} (straight to Prometheus {:.3}) | adapter context switches/request {:.1}",
+        "{:<24} as the adapter measured: request mean {:.3} ms, {:.2} queries/request, query mean {:.3} ms | CPU ms/request: adapter {:.3}, {client} | adapter context switches/request {:.1}",
         "",
         (after.view.request_seconds - before.view.request_seconds) * 1000.0 / served,
         queries / served,
         (after.view.query_seconds - before.view.query_seconds) * 1000.0 / queries.max(1.0),
         per_request(after.adapter.cpu - before.adapter.cpu, adapter),
-        per_request(after.client.cpu - before.client.cpu, adapter),
-        per_request(end.client.cpu - after.client.cpu, prometheus),
         (after.adapter.switches - before.adapter.switches) as f64 / requests,
     );
 }
@@ -578,17 +673,17 @@ async fn bench() {
     println!("\n1,000 distinct Pods-metric requests (50 pods each) x {rounds} rounds, HTTP/2:");
     let concurrencies: &[usize] = if quick { &[1] } else { &[1, 8, 64] };
     for &concurrency in concurrencies {
-        let before = Snapshot::take(&client, &adapter).await;
-        let adapter_run = run_gets(&client, &requests, rounds, concurrency).await;
-        let after = Snapshot::take(&client, &adapter).await;
-        let prometheus_run = run_queries(&client, &prometheus, &queries, rounds, concurrency).await;
-        let end = Snapshot::take(&client, &adapter).await;
-        print_comparison(
+        compare(
             &format!("concurrency {concurrency}"),
-            &adapter_run,
-            &prometheus_run,
-            [&before, &after, &end],
-        );
+            &client,
+            &adapter,
+            &requests,
+            &prometheus,
+            &queries,
+            rounds,
+            concurrency,
+        )
+        .await;
     }
     if quick {
         return;
@@ -658,24 +753,17 @@ async fn bench() {
         rounds * 10
     );
     for concurrency in [1, 8] {
-        let before = Snapshot::take(&client, &adapter).await;
-        let adapter_run = run_gets(&client, &external, rounds * 10, concurrency).await;
-        let after = Snapshot::take(&client, &adapter).await;
-        let prometheus_run = run_queries(
+        compare(
+            &format!("concurrency {concurrency}"),
             &client,
+            &adapter,
+            &external,
             &prometheus,
             &external_queries,
             rounds * 10,
             concurrency,
         )
         .await;
-        let end = Snapshot::take(&client, &adapter).await;
-        print_comparison(
-            &format!("concurrency {concurrency}"),
-            &adapter_run,
-            &prometheus_run,
-            [&before, &after, &end],
-        );
     }
 
     // 4. kubectl top pod -A over 1,000 pods: one request for every namespace's pods; the
@@ -735,7 +823,7 @@ async fn bench() {
         }
     })
     .await;
-    let end = Snapshot::take(&client, &adapter).await;
+    let direct_cpu = Usage::of(std::process::id()).cpu - after.client.cpu;
     println!(
         "\nmetrics.k8s.io pods of all namespaces ({listed} pods listed), the request of kubectl top pod -A, x {}:",
         rounds * 10
@@ -744,7 +832,8 @@ async fn bench() {
         "all-namespace pods",
         &adapter_run,
         &prometheus_run,
-        [&before, &after, &end],
+        [&before, &after],
+        Some(direct_cpu),
     );
     world.cluster.register_api_service(ApiService::new(
         "metrics.k8s.io",
