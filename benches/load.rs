@@ -40,6 +40,7 @@ use metrics_adapter::rules::{self, query::ObjectRequest};
 use metrics_adapter::selector::Selector;
 use support::adapter::Adapter;
 use support::kube::{self, ApiService, TEST_TOKEN};
+use support::process;
 use support::world::{ASR_RULES, World};
 use tokio::sync::Semaphore;
 
@@ -152,42 +153,10 @@ struct Usage {
 
 impl Usage {
     fn of(pid: u32) -> Usage {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
-        let cpu = (ticks(11) + ticks(12)) / 100.0;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-        let number = |status: &str, field: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let switches = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|task| {
-                let status =
-                    std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
-                number(&status, "voluntary_ctxt_switches:")
-                    + number(&status, "nonvoluntary_ctxt_switches:")
-            })
-            .sum();
         Usage {
-            cpu,
-            rss_kib: number(&status, "VmRSS:"),
-            switches,
+            cpu: process::cpu_seconds(pid),
+            rss_kib: process::status(pid, "VmRSS"),
+            switches: process::context_switches(pid),
         }
     }
 }

@@ -39,6 +39,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use support::adapter::Adapter;
 use support::harness::http_client;
 use support::kube::KubeDouble;
+use support::process;
 use support::prometheus::Prometheus;
 use support::reference::reference_text;
 
@@ -421,34 +422,6 @@ async fn prometheus_cpu(client: &reqwest::Client, base: &str) -> f64 {
         .expect("process_cpu_seconds_total in Prometheus' /metrics")
 }
 
-/// CPU seconds of a process (user + system), from `/proc`.
-fn process_cpu(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the command name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// A `/proc/<pid>/status` field in KiB (`VmHWM`, `VmRSS`).
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim_start_matches(':').split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
 /// One `relisted metrics` log line.
 #[derive(Debug, Clone)]
 struct Relist {
@@ -534,7 +507,7 @@ async fn measure(setup: &Setup<'_>, mode: &'static str) -> Figures {
     let mut before = (
         Instant::now(),
         prometheus_cpu(&client, base).await,
-        process_cpu(pid),
+        process::cpu_seconds(pid),
     );
     while prometheus_cpu_per_relist.len() < setup.rounds {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -550,7 +523,7 @@ async fn measure(setup: &Setup<'_>, mode: &'static str) -> Figures {
         let after = (
             Instant::now(),
             prometheus_cpu(&client, base).await,
-            process_cpu(pid),
+            process::cpu_seconds(pid),
         );
         let idle = setup.idle_rate * after.0.duration_since(before.0).as_secs_f64();
         prometheus_cpu_per_relist.push((after.1 - before.1 - idle).max(0.0));
@@ -566,7 +539,7 @@ async fn measure(setup: &Setup<'_>, mode: &'static str) -> Figures {
         relists: measured,
         prometheus_cpu: prometheus_cpu_per_relist,
         adapter_cpu: adapter_cpu_per_relist,
-        peak_rss_kib: status_kib(pid, "VmHWM"),
+        peak_rss_kib: process::status(pid, "VmHWM"),
         failures: log.matches("unable to update list of all metrics").count(),
     }
 }

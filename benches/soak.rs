@@ -32,6 +32,7 @@ use serde_json::Value;
 use support::adapter::Adapter;
 use support::exporter::Exporter;
 use support::kube::{self, KubeDouble, TEST_TOKEN};
+use support::process;
 use support::prometheus::Prometheus;
 
 const RATE_PER_SECOND: u64 = 200;
@@ -249,21 +250,7 @@ async fn send(client: &reqwest::Client, base: &str, kind: Kind, path: &str) -> (
 
 /// Resident memory (KiB) and CPU seconds (user + system) of a process.
 fn usage(pid: u32) -> (u64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    // utime and stime, fields 14 and 15 of stat: 12 and 13 after the command name.
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
-    let cpu = (ticks(11).unwrap_or(0.0) + ticks(12).unwrap_or(0.0)) / 100.0;
-    (rss, cpu)
+    (process::status(pid, "VmRSS"), process::cpu_seconds(pid))
 }
 
 /// `90s`, `10m`, `1h`, or plain seconds.

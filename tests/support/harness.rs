@@ -111,14 +111,9 @@ pub fn free_port() -> u16 {
 
 /// Whether a process with this pid is alive (a zombie counts as dead).
 pub fn process_is_running(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesised command name, which itself may contain spaces.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
+    super::process::stat_fields(pid)
+        .first()
+        .is_some_and(|state| state != "Z" && state != "X")
 }
 
 /// How a start attempt ended when it did not panic.

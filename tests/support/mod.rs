@@ -9,6 +9,9 @@ pub mod harness;
 pub mod hpa;
 pub mod kube;
 pub mod label_match;
+// What the benches measure a process by; the tests use only `stat_fields`.
+#[allow(dead_code)]
+pub mod process;
 pub mod prometheus;
 pub mod redis;
 pub mod reference;
