@@ -3,6 +3,7 @@
 //! Series lists are decoded with a visitor that keeps, per series, only its name and label
 //! names, deduplicated, so a relist over many series holds little memory.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
@@ -86,15 +87,47 @@ impl<'de> Deserialize<'de> for SampleLabels {
                 f.write_str("a map of label names to values")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SampleLabels, A::Error> {
-                let mut pairs: Vec<(String, String)> =
+                let mut pairs: Vec<(Text<'de>, Text<'de>)> =
                     Vec::with_capacity(map.size_hint().unwrap_or(4));
-                while let Some(pair) = map.next_entry::<String, String>()? {
+                while let Some(pair) = map.next_entry::<Text<'de>, Text<'de>>()? {
                     pairs.push(pair);
                 }
                 Ok(pairs.into_iter().collect())
             }
         }
         d.deserialize_map(LabelsVisitor)
+    }
+}
+
+/// A label name or value on its way into [`SampleLabels`]: borrowed from the body when the
+/// decoder can lend it (a body in memory, no escapes in the string), copied otherwise.
+struct Text<'de>(Cow<'de, str>);
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+        d.deserialize_str(TextVisitor)
     }
 }
 
@@ -399,6 +432,28 @@ mod tests {
             [("a", "x"), ("pod", "p3")]
         );
         assert!(SampleLabels::default().is_empty());
+    }
+
+    #[test]
+    fn labels_borrowed_escaped_or_streamed_decode_alike() {
+        // Plain strings are lent by the decoder, escaped ones are copied, and a body read from
+        // a stream lends nothing: the labels come out the same.
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"pod":"p1","path":"/a\"b\\c\u00e9","zone":"\u6771"},"value":[1,"2"]}]}}"#;
+        let expected = [("path", "/a\"b\\cé"), ("pod", "p1"), ("zone", "東")];
+        for decoded in [
+            decode_query(body).unwrap(),
+            decode_reader::<QueryResult>(&body[..]).unwrap(),
+        ] {
+            let QueryResult::Vector(v) = decoded else {
+                panic!("not a vector")
+            };
+            assert_eq!(v[0].labels.iter().collect::<Vec<_>>(), expected);
+        }
+        assert!(matches!(
+            decode_query(br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":1},"value":[1,"2"]}]}}"#),
+            Err(Error::Decode(_))
+        ));
     }
 
     #[test]
