@@ -103,6 +103,11 @@ impl Run {
     fn throughput(&self) -> f64 {
         self.latencies.len() as f64 / self.wall.as_secs_f64()
     }
+
+    fn mean(&self) -> Duration {
+        self.latencies.iter().sum::<Duration>()
+            / u32::try_from(self.latencies.len().max(1)).unwrap_or(u32::MAX)
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -450,11 +455,12 @@ fn print_comparison(
         None => format!("this client {client_cpu:.3} for both paths"),
     };
     println!(
-        "{:<24} as the adapter measured: request mean {:.3} ms, {:.2} queries/request, query mean {:.3} ms | CPU ms/request: adapter {:.3}, {client} | adapter context switches/request {:.1}",
+        "{:<24} as the adapter measured: request mean {:.3} ms, {:.2} queries/request, query mean {:.3} ms (straight to Prometheus {:.3}) | CPU ms/request: adapter {:.3}, {client} | adapter context switches/request {:.1}",
         "",
         (after.view.request_seconds - before.view.request_seconds) * 1000.0 / served,
         queries / served,
         (after.view.query_seconds - before.view.query_seconds) * 1000.0 / queries.max(1.0),
+        ms(prometheus.mean()),
         per_request(after.adapter.cpu - before.adapter.cpu, adapter),
         (after.adapter.switches - before.adapter.switches) as f64 / requests,
     );
@@ -639,6 +645,16 @@ async fn bench() {
     let body = get_ok(&client, &requests[0]).await;
     assert!(body > 0);
     run_gets(&client, &requests, 1, 8).await;
+    // The floor under every comparison: a request with nothing behind it, on each path.
+    let health = Arc::new(vec![format!("{}/healthz", adapter.url())]);
+    let healthy = Arc::new(vec![format!("{prometheus}/-/healthy")]);
+    let adapter_floor = run_gets(&client, &health, 2_000, 1).await;
+    let prometheus_floor = run_gets(&client, &healthy, 2_000, 1).await;
+    println!(
+        "\nthe floor, 2,000 sequential GETs with nothing behind them: the adapter's /healthz over HTTPS and HTTP/2 p50 {:.3} ms, Prometheus' /-/healthy over HTTP/1.1 p50 {:.3} ms",
+        ms(adapter_floor.percentile(0.5)),
+        ms(prometheus_floor.percentile(0.5)),
+    );
     println!("\n1,000 distinct Pods-metric requests (50 pods each) x {rounds} rounds, HTTP/2:");
     let concurrencies: &[usize] = if quick { &[1] } else { &[1, 8, 64] };
     for &concurrency in concurrencies {
