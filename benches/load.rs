@@ -6,9 +6,12 @@
 //! custom metrics in discovery), 100 queue depths, and CPU and memory series for 1,000 pods; a
 //! real Prometheus scraping it every second; and the adapter. Then it measures, and prints:
 //!
+//! 0. the floor: the adapter's `/healthz` over HTTPS and HTTP/2 against Prometheus'
+//!    `/-/healthy` over HTTP/1.1, 2,000 sequential GETs each;
 //! 1. 1,000 distinct Pods-metric requests, as 1,000 HPAs send them (50 pods selected each, a
 //!    different namespace and selector each), at concurrency 1, 8 and 64 over HTTP/2, and the
-//!    PromQL the adapter sends for each, sent straight to Prometheus at the same concurrency;
+//!    PromQL the adapter sends for each, sent straight to Prometheus at the same concurrency
+//!    (at concurrency 1 in alternating blocks, see [`run_alternating`]);
 //! 2. the discovery document with 10,000 metrics registered;
 //! 3. 100 distinct External-metric requests and their PromQL straight to Prometheus;
 //! 4. `metrics.k8s.io` pods of all namespaces (what `kubectl top pod -A` asks) over 1,000 pods,
@@ -16,8 +19,9 @@
 //!    and one real `kubectl top pod -A` through the API double's aggregator proxy.
 //!
 //! Figures are printed, never asserted. `BENCH_ROUNDS` (default 3) sets how many times each
-//! request set is sent per measurement; `BENCH_QUICK=1` measures only the Pods requests at
-//! concurrency 1 (the figure to watch when working on per-request cost; about 30 s).
+//! request set is sent per measurement; `BENCH_QUICK=1` measures only the floor and the Pods
+//! requests at concurrency 1 (the figure to watch when working on per-request cost; about
+//! 30 s).
 
 // A test harness may panic: that is how it fails (Cargo.toml's [lints] are for the server).
 #![allow(
