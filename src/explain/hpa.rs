@@ -1,6 +1,6 @@
 //! An HPA explained: for each metric of its spec, the request the controller makes, explained as
 //! any request is; and what the controller would do now with the values, the target's scale and
-//! its pods (see [`replicas`](super::replicas)).
+//! its pods (see [`replicas`]).
 
 use std::collections::BTreeMap;
 

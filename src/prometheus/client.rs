@@ -445,7 +445,7 @@ impl PrometheusClient {
     /// An instant query at the current time. Calls with the same query while one is in flight
     /// share its answer. The first caller drives the call in its own task, so the answer
     /// reaches it without a hand-over between tasks; if it goes away first (a client timeout,
-    /// an h2 reset), the rest of the call moves to a task of its own (see [`Leader`]), so the
+    /// an h2 reset), the rest of the call moves to a task of its own (see `Leader`), so the
     /// callers sharing it cannot be stranded. Its entry is removed the moment the call ends: a
     /// call made after that asks Prometheus anew, so no answer is older than the call.
     pub async fn query(&self, query: &str) -> QueryOutcome {

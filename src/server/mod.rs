@@ -1,5 +1,5 @@
 //! The HTTPS listener: TLS handshakes, HTTP/1.1 and h2 on one port, connection deadlines, and
-//! graceful shutdown; and the layers every request passes before the API router ([`layers`]).
+//! graceful shutdown; and the layers every request passes before the API router (`layers`).
 //!
 //! Unlike a plain axum server, connections are accepted by our own loop and each one is watched:
 //! the handshake has a deadline, HTTP/1 headers must arrive within the header-read timeout, a
