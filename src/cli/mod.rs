@@ -29,6 +29,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Say why a metric has its value, or why an HPA shows <unknown>: for an API path, an HPA
     /// manifest or an HPA of the cluster (exit 1 when a metric would be <unknown>).
+    // The text is `--help`'s, where `<unknown>` is what kubectl prints, not an HTML tag.
+    #[allow(rustdoc::invalid_html_tags)]
     Explain(Box<explain::ExplainArgs>),
 }
 
