@@ -159,10 +159,13 @@ pub struct Metrics {
     pub review_cache_hits: Family<ReviewKindLabels, Counter>,
 }
 
-/// Buckets for request and call latencies: 1 ms to 30 s.
+/// Buckets for request and call latencies: 0.25 ms to 30 s. An HPA's request usually takes
+/// between a quarter and a few milliseconds, its query less: buckets from 1 ms up could not
+/// tell a 0.3 ms median from a 0.9 ms one.
 fn latency_histogram() -> Histogram {
     Histogram::new([
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        10.0, 30.0,
     ])
 }
 
@@ -431,3 +434,24 @@ pub fn unix_now() -> f64 {
 
 /// The content type of [`Metrics::encode`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_buckets_tell_sub_millisecond_requests_apart() {
+        let mut registry = Registry::default();
+        let histogram = latency_histogram();
+        registry.register("latency", "", histogram.clone());
+        for seconds in [0.0002, 0.0004, 0.0009, 0.02] {
+            histogram.observe(seconds);
+        }
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for (le, count) in [("0.00025", 1), ("0.0005", 2), ("0.001", 3), ("0.025", 4)] {
+            let line = format!("latency_bucket{{le=\"{le}\"}} {count}");
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
+}
