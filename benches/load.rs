@@ -429,7 +429,6 @@ fn print_comparison(
     [before, after]: [&Snapshot; 2],
     direct_cpu: Option<f64>,
 ) {
-    let requests = adapter.latencies.len().max(1) as f64;
     let ratio = |p: f64| ms(adapter.percentile(p)) / ms(prometheus.percentile(p));
     println!(
         "{label:<24} adapter p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  max {:>7.2}  {:>7.1} req/s | prometheus p50 {:>7.2} ms  p90 {:>7.2}  p99 {:>7.2}  {:>7.1} req/s | ratio p50 {:.2}  p90 {:.2}  p99 {:.2} | adapter RSS {} MiB",
@@ -449,12 +448,12 @@ fn print_comparison(
     );
     let served = (after.view.requests - before.view.requests).max(1.0);
     let queries = after.view.queries - before.view.queries;
-    let per_request = |cpu: f64, run: &Run| cpu * 1000.0 / run.latencies.len().max(1) as f64;
-    let client_cpu = per_request(after.client.cpu - before.client.cpu, adapter);
+    let per_request = |total: f64, run: &Run| total / run.latencies.len().max(1) as f64;
+    let client_cpu = per_request(after.client.cpu - before.client.cpu, adapter) * 1000.0;
     let client = match direct_cpu {
         Some(cpu) => format!(
             "this client {client_cpu:.3} (straight to Prometheus {:.3})",
-            per_request(cpu, prometheus)
+            per_request(cpu, prometheus) * 1000.0
         ),
         None => format!("this client {client_cpu:.3} for both paths"),
     };
@@ -465,8 +464,11 @@ fn print_comparison(
         queries / served,
         (after.view.query_seconds - before.view.query_seconds) * 1000.0 / queries.max(1.0),
         ms(prometheus.mean()),
-        per_request(after.adapter.cpu - before.adapter.cpu, adapter),
-        (after.adapter.switches - before.adapter.switches) as f64 / requests,
+        per_request(after.adapter.cpu - before.adapter.cpu, adapter) * 1000.0,
+        per_request(
+            (after.adapter.switches - before.adapter.switches) as f64,
+            adapter
+        ),
     );
 }
 

@@ -1,5 +1,7 @@
 //! What a process has used, from `/proc`: CPU seconds, memory, context switches.
 
+use std::path::Path;
+
 /// The fields of `/proc/<pid>/stat` after the parenthesised command name (which itself may
 /// contain spaces): the state first; none when there is no such process.
 pub fn stat_fields(pid: u32) -> Vec<String> {
@@ -28,7 +30,7 @@ pub fn cpu_seconds(pid: u32) -> f64 {
 /// A number of `/proc/<pid>/status` (`VmRSS` and `VmHWM` in KiB, `voluntary_ctxt_switches`);
 /// 0 when the process or the field is missing.
 pub fn status(pid: u32, field: &str) -> u64 {
-    status_number(&format!("/proc/{pid}/status"), field)
+    status_field(&read(Path::new(&format!("/proc/{pid}/status"))), field)
 }
 
 /// Context switches of all the threads of a process, voluntary (waiting for work or a lock)
@@ -39,17 +41,21 @@ pub fn context_switches(pid: u32) -> u64 {
         .flatten()
         .flatten()
         .map(|task| {
-            let status = task.path().join("status");
-            let status = status.to_string_lossy();
-            status_number(&status, "voluntary_ctxt_switches")
-                + status_number(&status, "nonvoluntary_ctxt_switches")
+            let status = read(&task.path().join("status"));
+            status_field(&status, "voluntary_ctxt_switches")
+                + status_field(&status, "nonvoluntary_ctxt_switches")
         })
         .sum()
 }
 
-fn status_number(path: &str, field: &str) -> u64 {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
+/// A file's text, empty when it cannot be read (the process or thread has gone).
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// The number after `field:` in a status file's text, 0 when absent.
+fn status_field(status: &str, field: &str) -> u64 {
+    status
         .lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next())
