@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             ExitCode::from(report.code)
         }
         Command::Serve(args) => {
-            // One TLS provider for kube, reqwest and the server; an error means one is
+            // One TLS provider for kube and the server; an error means one is
             // already installed, which is what we want.
             let _ = rustls::crypto::ring::default_provider().install_default();
             let runtime = match runtime() {

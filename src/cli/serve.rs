@@ -80,7 +80,7 @@ fn parse_positive_duration(text: &str) -> Result<Duration, String> {
 pub struct PrometheusArgs {
     /// URL of the Prometheus API; a path (`http://host/prometheus/`) is kept.
     #[arg(long, value_name = "URL", default_value = "https://localhost")]
-    pub prometheus_url: reqwest::Url,
+    pub prometheus_url: url::Url,
     /// Use the pod's service account (CA and token) to talk to Prometheus.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", require_equals = true, default_value = "false", value_parser = parse_go_bool)]
     pub prometheus_auth_incluster: bool,

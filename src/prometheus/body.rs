@@ -12,11 +12,35 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Buf, Bytes};
 use flate2::read::GzDecoder;
-use reqwest::header::CONTENT_ENCODING;
+use http::HeaderMap;
+use http::header::CONTENT_ENCODING;
 use tokio::sync::mpsc;
 
 use super::Error;
 use super::response::{self, Decode};
+use super::transport::{Exchange, TransportError};
+
+/// An answer's body as it arrives.
+pub(crate) trait Wire {
+    /// The response headers.
+    fn headers(&self) -> &HeaderMap;
+    /// The next piece of the body, `None` at its end.
+    fn chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Bytes>, TransportError>> + Send;
+}
+
+impl Wire for Exchange<'_> {
+    fn headers(&self) -> &HeaderMap {
+        Exchange::headers(self)
+    }
+
+    fn chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Bytes>, TransportError>> + Send {
+        Exchange::chunk(self)
+    }
+}
 
 /// Answers up to this many bytes on the wire are decoded in place; larger ones stream.
 pub(crate) const INLINE_WIRE_BYTES: usize = 64 << 10;
@@ -54,8 +78,8 @@ impl Transfer {
 }
 
 /// Whether the body is gzipped; any encoding but gzip and identity is refused.
-fn is_gzip(response: &reqwest::Response) -> Result<bool, Error> {
-    let Some(value) = response.headers().get(CONTENT_ENCODING) else {
+fn is_gzip(headers: &HeaderMap) -> Result<bool, Error> {
+    let Some(value) = headers.get(CONTENT_ENCODING) else {
         return Ok(false);
     };
     let text = value.to_str().unwrap_or_default().trim();
@@ -73,11 +97,11 @@ fn is_gzip(response: &reqwest::Response) -> Result<bool, Error> {
 /// Read and decode the body of `response`: decoded bytes are limited to `limit`, transport
 /// failures mapped by `transport`. Returns the answer and the bytes received on the wire.
 pub(crate) async fn read<T: Decode>(
-    mut response: reqwest::Response,
+    response: &mut impl Wire,
     limit: usize,
-    transport: impl Fn(reqwest::Error) -> Error,
+    transport: impl Fn(TransportError) -> Error,
 ) -> Result<(T, u64), Error> {
-    let gzip = is_gzip(&response)?;
+    let gzip = is_gzip(response.headers())?;
     let mut wire: Vec<u8> = Vec::new();
     loop {
         match response.chunk().await.map_err(&transport)? {

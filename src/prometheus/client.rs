@@ -8,13 +8,19 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{ACCEPT_ENCODING, AUTHORIZATION, HeaderName, HeaderValue};
+use bytes::Bytes;
+use http::header::{
+    ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, USER_AGENT,
+};
+use http::{HeaderMap, Method, Uri};
 use tokio::sync::{Semaphore, watch};
+use url::Url;
 
 use super::Error;
 use super::body;
-use super::credentials::{self, ServerTrust};
+use super::credentials;
 use super::response::{Decode, QueryResult};
+use super::transport::{Transport, TransportError};
 use crate::telemetry::metrics::{CallLabels, CallOutcomeLabels, metrics};
 
 /// The HTTP verb for API calls (`--prometheus-verb`).
@@ -31,7 +37,7 @@ pub enum Verb {
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Base URL; a path (`/prometheus`) is kept and the API paths appended to it.
-    pub url: reqwest::Url,
+    pub url: Url,
     /// GET or POST.
     pub verb: Verb,
     /// Extra headers (`--prometheus-header k=v`).
@@ -89,7 +95,7 @@ pub struct PrometheusClient {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    transport: Transport,
     config: ClientConfig,
     /// `--prometheus-header`, every value of a repeated name kept.
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -97,7 +103,7 @@ struct Inner {
     authorization: Option<HeaderValue>,
     /// The token file in use: `--prometheus-token-file`, else the kubeconfig's.
     token_file: Option<PathBuf>,
-    query_url: reqwest::Url,
+    query_url: Url,
     token: Mutex<Option<CachedToken>>,
     /// Identical queries in flight, each driven by its first caller.
     in_flight: Mutex<HashMap<String, Pending>>,
@@ -159,10 +165,13 @@ struct CachedToken {
     read_at: Instant,
 }
 
+/// `User-Agent` of every call, so Prometheus' logs and proxies can tell the adapter's calls.
+const USER_AGENT_VALUE: &str = concat!("metrics-adapter/", env!("CARGO_PKG_VERSION"));
+
 /// A token file is re-read at most this often, so a rotated token is used within a minute.
 const TOKEN_REFRESH: Duration = Duration::from_secs(60);
 
-fn api_url(base: &reqwest::Url, path: &str) -> reqwest::Url {
+fn api_url(base: &Url, path: &str) -> Url {
     let mut url = base.clone();
     let joined = format!("{}/{path}", base.path().trim_end_matches('/'));
     url.set_path(&joined);
@@ -199,20 +208,6 @@ fn wants_compression(path: &str, params: &[(&str, &str)]) -> bool {
             .any(|(name, value)| *name == "query" && value.len() > LARGE_QUERY_BYTES)
 }
 
-/// An error and its causes, `a: b: c`: reqwest's own message is often only "builder error".
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text = format!("{text}: {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
-}
-
 /// Unix seconds with at most three decimals, trailing zeros trimmed, as prometheus-adapter sends.
 pub(crate) fn format_time(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -227,16 +222,6 @@ pub(crate) fn format_time(t: SystemTime) -> String {
 impl PrometheusClient {
     /// Build a client; fails with a message naming the flag when a file or value is unusable.
     pub fn new(config: ClientConfig) -> Result<PrometheusClient, ConfigError> {
-        // reqwest panics without a process-wide rustls provider; the binary installs ring at
-        // start, and so does any other user of the library here (an error: one is installed).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            // Bodies are inflated by `body.rs`, which also counts the bytes on the wire.
-            .no_gzip()
-            .tls_backend_rustls();
         let mut headers = Vec::new();
         for (k, v) in &config.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| ConfigError::Invalid {
@@ -249,36 +234,40 @@ impl PrometheusClient {
             })?;
             headers.push((name, value));
         }
-        let credentials = match (&config.ca_file, &config.kubeconfig) {
+        let mut credentials = match (&config.ca_file, &config.kubeconfig) {
             (None, Some(kubeconfig)) => credentials::from_kubeconfig(kubeconfig)?,
             (ca_file, _) => {
                 credentials::from_files(ca_file.as_deref(), config.client_cert.as_ref())?
             }
         };
-        builder = match credentials.trust {
-            ServerTrust::System => builder,
-            ServerTrust::Only(roots) => builder.tls_certs_only(
-                roots
-                    .iter()
-                    .filter_map(|der| reqwest::Certificate::from_der(der).ok()),
-            ),
-            ServerTrust::Insecure => builder.tls_danger_accept_invalid_certs(true),
-        };
-        if let Some(pem) = &credentials.identity {
-            let identity = reqwest::Identity::from_pem(pem).map_err(|e| ConfigError::Invalid {
-                flag: "--prometheus-client-tls-cert-file",
-                message: format!("failed to read TLS key pair: {}", error_chain(&e)),
-            })?;
-            builder = builder.identity(identity);
+        // Credentials in the URL (`https://user:pass@host/`) are basic authentication, as for
+        // any HTTP client, unless another credential is configured; they never reach a log.
+        let mut config = config;
+        if !config.url.username().is_empty() {
+            if credentials.authorization.is_none() {
+                credentials.authorization = Some(credentials::basic_from_url(&config.url)?);
+            }
+            let _ = config.url.set_username("");
+            let _ = config.url.set_password(None);
         }
-        let http = builder.build().map_err(|e| ConfigError::Invalid {
-            flag: "--prometheus-url",
-            message: format!("cannot build the HTTP client: {}", error_chain(&e)),
-        })?;
+        let tls = match config.url.scheme() {
+            "https" => Some(Arc::new(credentials::tls_config(
+                &credentials.trust,
+                credentials.identity.as_ref(),
+            )?)),
+            _ => None,
+        };
+        let transport =
+            Transport::new(&config.url, tls, config.max_concurrency).map_err(|message| {
+                ConfigError::Invalid {
+                    flag: "--prometheus-url",
+                    message,
+                }
+            })?;
         let token_file = config.token_file.clone().or(credentials.token_file);
         let client = PrometheusClient {
             inner: Arc::new(Inner {
-                http,
+                transport,
                 headers,
                 authorization: credentials.authorization,
                 token_file,
@@ -295,7 +284,7 @@ impl PrometheusClient {
     }
 
     /// The base URL.
-    pub fn url(&self) -> &reqwest::Url {
+    pub fn url(&self) -> &Url {
         &self.inner.config.url
     }
 
@@ -310,7 +299,7 @@ impl PrometheusClient {
     }
 
     /// `api/v1/<path>` under the base URL.
-    pub(super) fn api(&self, path: &str) -> reqwest::Url {
+    pub(super) fn api(&self, path: &str) -> Url {
         api_url(&self.inner.config.url, path)
     }
 
@@ -344,7 +333,7 @@ impl PrometheusClient {
     /// decoded answer and the bytes received on the wire.
     pub(super) async fn fetch<T: Decode>(
         &self,
-        url: &reqwest::Url,
+        url: &Url,
         params: &[(&str, &str)],
         verb: Verb,
         timeout: Duration,
@@ -381,25 +370,48 @@ impl PrometheusClient {
 
     async fn call<T: Decode>(
         &self,
-        url: &reqwest::Url,
+        url: &Url,
         params: &[(&str, &str)],
         verb: Verb,
         timeout: Duration,
     ) -> Result<(T, u64), Error> {
         let inner = &self.inner;
-        let mut request = match verb {
-            Verb::Get => inner.http.get(url.clone()).query(params),
-            Verb::Post => inner.http.post(url.clone()).form(params),
+        let transport = |source: TransportError| Error::Transport {
+            url: url.to_string(),
+            source,
         };
+        let encoded = || {
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params)
+                .finish()
+        };
+        let mut headers = HeaderMap::new();
+        let (method, target, body) = match verb {
+            Verb::Get => (
+                Method::GET,
+                format!("{}?{}", url.path(), encoded()),
+                Bytes::new(),
+            ),
+            Verb::Post => {
+                headers.insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+                (Method::POST, url.path().to_string(), Bytes::from(encoded()))
+            }
+        };
+        let uri = Uri::try_from(target).map_err(|e| transport(e.into()))?;
+        headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
         for (name, value) in &inner.headers {
-            request = request.header(name, value);
+            headers.append(name, value.clone());
         }
         if wants_compression(url.path(), params) {
-            request = request.header(ACCEPT_ENCODING, "gzip");
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        request = request.timeout(timeout);
         match self.token() {
-            Ok(Some(token)) => request = request.header(AUTHORIZATION, token),
+            Ok(Some(token)) => {
+                headers.insert(AUTHORIZATION, token);
+            }
             Ok(None) => {}
             Err(e) => {
                 // A token file that became unreadable: keep going without it, Prometheus will
@@ -413,33 +425,35 @@ impl PrometheusClient {
             .await
             .map_err(|_| Error::Saturated(inner.config.max_concurrency))?
             .map_err(|_| Error::Saturated(inner.config.max_concurrency))?;
-        let request = request.timeout(timeout.saturating_sub(started.elapsed()));
         tracing::trace!(%url, ?params, "prometheus request");
-        let transport = |source: reqwest::Error| {
-            if source.is_timeout() {
-                Error::Timeout {
-                    url: url.to_string(),
-                    timeout,
+        let exchange = async {
+            let mut exchange = inner
+                .transport
+                .send(&method, &uri, &headers, &body)
+                .await
+                .map_err(transport)?;
+            let status = exchange.status().as_u16();
+            if !(200..300).contains(&status) && !matches!(status, 400 | 422 | 503) {
+                return Err(Error::Status(status));
+            }
+            match body::read(&mut exchange, inner.config.max_response_bytes, transport).await {
+                // Prometheus' own errors come as JSON with these codes; anything else with
+                // them (a proxy's page, a Prometheus still starting up) is reported by its
+                // status code.
+                Err(Error::Decode(_)) if !(200..300).contains(&status) => {
+                    Err(Error::Status(status))
                 }
-            } else {
-                Error::Transport {
-                    url: url.to_string(),
-                    source,
-                }
+                answer => answer,
             }
         };
-        let response = request.send().await.map_err(transport)?;
-        let status = response.status().as_u16();
-        if !(200..300).contains(&status) && !matches!(status, 400 | 422 | 503) {
-            return Err(Error::Status(status));
-        }
-        let answer = body::read(response, inner.config.max_response_bytes, transport).await;
-        match answer {
-            // Prometheus' own errors come as JSON with these codes; anything else with them (a
-            // proxy's page, a Prometheus still starting up) is reported by its status code.
-            Err(Error::Decode(_)) if !(200..300).contains(&status) => Err(Error::Status(status)),
-            answer => answer,
-        }
+        tokio::time::timeout(timeout.saturating_sub(started.elapsed()), exchange)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    url: url.to_string(),
+                    timeout,
+                })
+            })
     }
 
     /// An instant query at the current time. Calls with the same query while one is in flight

@@ -4,14 +4,15 @@
 //!
 //! As in prometheus-adapter, `--prometheus-ca-file` replaces the kubeconfig's TLS settings (only
 //! that CA is trusted, with the client certificate of `--prometheus-client-tls-*-file`), and
-//! `--prometheus-token-file` wins over any token of the kubeconfig. Unlike reqwest's own errors
-//! ("builder error"), every failure names the flag and the cause.
+//! `--prometheus-token-file` wins over any token of the kubeconfig. Every failure names the flag
+//! and the cause.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine;
+use http::HeaderValue;
 use kube::config::Kubeconfig;
-use reqwest::header::HeaderValue;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use secrecy::ExposeSecret;
@@ -30,12 +31,19 @@ pub(super) enum ServerTrust {
     Insecure,
 }
 
+/// A client certificate chain and its key.
+#[derive(Debug)]
+pub(super) struct Identity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
 /// The TLS and authentication material, read and checked.
 #[derive(Debug, Default)]
 pub(super) struct Credentials {
     pub trust: ServerTrust,
-    /// Client certificate chain and key, PEM, checked to work together.
-    pub identity: Option<Vec<u8>>,
+    /// Client certificate chain and key, checked to work together.
+    pub identity: Option<Identity>,
     /// An `Authorization` header fixed for the life of the process (a kubeconfig's token or
     /// basic credentials); a token file is read by the client itself, as it rotates.
     pub authorization: Option<HeaderValue>,
@@ -82,7 +90,7 @@ pub(super) fn key_pair(
     origin: &str,
     cert_pem: &[u8],
     key_pem: &[u8],
-) -> Result<Vec<u8>, ConfigError> {
+) -> Result<Identity, ConfigError> {
     let fail = |cause: String| {
         invalid(
             flag,
@@ -96,14 +104,135 @@ pub(super) fn key_pair(
         return Err(fail("no certificate found".into()));
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| fail(format!("key: {e}")))?;
-    rustls::sign::CertifiedKey::from_der(chain, key, &rustls::crypto::ring::default_provider())
-        .map_err(|e| fail(format!("certificate and key do not match: {e}")))?;
-    let mut pem = cert_pem.to_vec();
-    if !pem.ends_with(b"\n") {
-        pem.push(b'\n');
+    rustls::sign::CertifiedKey::from_der(
+        chain.clone(),
+        key.clone_key(),
+        &rustls::crypto::ring::default_provider(),
+    )
+    .map_err(|e| fail(format!("certificate and key do not match: {e}")))?;
+    Ok(Identity { chain, key })
+}
+
+/// The TLS client configuration for `https` URLs: the server checked against `trust`, the
+/// client certificate if any, HTTP/1.1 announced.
+pub(super) fn tls_config(
+    trust: &ServerTrust,
+    identity: Option<&Identity>,
+) -> Result<rustls::ClientConfig, ConfigError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid("--prometheus-url", format!("TLS: {e}")))?;
+    let roots = |certs: &[CertificateDer<'static>]| {
+        let mut store = rustls::RootCertStore::empty();
+        store.add_parsable_certificates(certs.iter().cloned());
+        store
+    };
+    let builder = match trust {
+        ServerTrust::Only(certs) => builder.with_root_certificates(roots(certs)),
+        ServerTrust::System => {
+            let found = rustls_native_certs::load_native_certs();
+            let store = roots(&found.certs);
+            if store.is_empty() {
+                return Err(invalid(
+                    "--prometheus-ca-file",
+                    format!(
+                        "no system CA certificates found to verify Prometheus ({}); name a CA bundle",
+                        found
+                            .errors
+                            .first()
+                            .map_or("none installed".to_string(), ToString::to_string)
+                    ),
+                ));
+            }
+            builder.with_root_certificates(store)
+        }
+        ServerTrust::Insecure => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
+    };
+    let mut config = match identity {
+        Some(identity) => builder
+            .with_client_auth_cert(identity.chain.clone(), identity.key.clone_key())
+            .map_err(|e| {
+                invalid(
+                    "--prometheus-client-tls-cert-file",
+                    format!("unusable client certificate: {e}"),
+                )
+            })?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// `insecure-skip-tls-verify: true`: any certificate is accepted; signatures are still checked,
+/// so the handshake itself is sound.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
     }
-    pem.extend_from_slice(key_pem);
-    Ok(pem)
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `Basic` credentials from a URL's user and password (percent-decoded).
+pub(super) fn basic_from_url(url: &url::Url) -> Result<HeaderValue, ConfigError> {
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let pair = format!(
+        "{}:{}",
+        decode(url.username()),
+        decode(url.password().unwrap_or_default())
+    );
+    let basic = base64::engine::general_purpose::STANDARD.encode(pair);
+    let mut value = HeaderValue::from_str(&format!("Basic {basic}"))
+        .map_err(|e| invalid("--prometheus-url", format!("credentials: {e}")))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// `--prometheus-ca-file` (only that CA is trusted) and the client certificate files.

@@ -4,7 +4,10 @@
 //! Unlike prometheus-adapter's client, queries go as POST form bodies by default (no URI length
 //! limit on big deployments), identical queries in flight are sent once and their result shared,
 //! discovery calls and long queries ask for gzip, large answers are decoded as they stream (series lists keep no label
-//! values), and response bodies are bounded.
+//! values), and response bodies are bounded. Each call drives its own HTTP/1.1 connection in the
+//! calling task (`transport.rs`), so an answer reaches the handler without a hand-over between
+//! tasks. The environment's proxy variables (`HTTPS_PROXY` …) are not used: Prometheus is
+//! reached directly, as the URL says.
 
 mod body;
 mod client;
@@ -13,6 +16,7 @@ mod discovery;
 mod response;
 #[cfg(test)]
 pub(crate) mod stand_in;
+mod transport;
 
 pub use body::Transfer;
 pub use client::{ClientConfig, ConfigError, PrometheusClient, Verb};
@@ -27,7 +31,7 @@ pub enum Error {
         /// The URL called.
         url: String,
         /// The underlying error.
-        source: reqwest::Error,
+        source: transport::TransportError,
     },
     /// The request took longer than the configured timeout.
     #[error("request to {url} timed out after {timeout:?}")]

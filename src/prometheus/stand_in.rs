@@ -35,7 +35,7 @@ struct Shared {
 /// The running stand-in; it stops when the test's runtime ends.
 pub struct StandIn {
     /// Its base URL.
-    pub url: reqwest::Url,
+    pub url: url::Url,
     shared: Arc<Shared>,
 }
 
@@ -118,7 +118,7 @@ impl StandIn {
         let address = listener.local_addr().expect("stand-in address");
         tokio::spawn(async move { axum::serve(listener, app).await });
         StandIn {
-            url: reqwest::Url::parse(&format!("http://{address}/")).expect("stand-in URL"),
+            url: url::Url::parse(&format!("http://{address}/")).expect("stand-in URL"),
             shared,
         }
     }

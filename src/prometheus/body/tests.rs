@@ -3,8 +3,6 @@ use std::io::Write;
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use http_body_util::StreamBody;
-use hyper::body::Frame;
 
 use super::*;
 use crate::prometheus::QueryResult;
@@ -19,24 +17,40 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 /// A response whose body arrives in `chunk`-byte pieces, then fails if `fail` is set.
-fn response(body: &[u8], chunk: usize, encoding: Option<&str>, fail: bool) -> reqwest::Response {
-    let mut frames: Vec<Result<Frame<Bytes>, std::io::Error>> = body
-        .chunks(chunk)
-        .map(|c| Ok(Frame::data(Bytes::copy_from_slice(c))))
-        .collect();
-    if fail {
-        frames.push(Err(std::io::Error::other("connection reset")));
+struct Chunks {
+    headers: http::HeaderMap,
+    chunks: std::collections::VecDeque<Bytes>,
+    fail: bool,
+}
+
+impl Wire for Chunks {
+    fn headers(&self) -> &http::HeaderMap {
+        &self.headers
     }
-    let stream = StreamBody::new(futures::stream::iter(frames));
-    let mut builder = http::Response::builder().status(200);
+
+    async fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
+        match self.chunks.pop_front() {
+            Some(chunk) => Ok(Some(chunk)),
+            None if self.fail => Err("connection reset".into()),
+            None => Ok(None),
+        }
+    }
+}
+
+fn response(body: &[u8], chunk: usize, encoding: Option<&str>, fail: bool) -> Chunks {
+    let mut headers = http::HeaderMap::new();
     if let Some(e) = encoding {
-        builder = builder.header("content-encoding", e);
+        headers.insert("content-encoding", e.parse().unwrap());
     }
-    reqwest::Response::from(builder.body(reqwest::Body::wrap(stream)).unwrap())
+    Chunks {
+        headers,
+        chunks: body.chunks(chunk).map(Bytes::copy_from_slice).collect(),
+        fail,
+    }
 }
 
 /// Marks transport failures, so a test can tell them from decoding failures.
-fn transport(_: reqwest::Error) -> Error {
+fn transport(_: TransportError) -> Error {
     Error::Status(599)
 }
 
@@ -75,7 +89,7 @@ async fn small_answers_are_decoded_in_place_plain_or_gzipped() {
         (gzip(body), Some("gzip")),
     ] {
         let (result, bytes) =
-            read::<QueryResult>(response(&wire, 7, encoding, false), LIMIT, transport)
+            read::<QueryResult>(&mut response(&wire, 7, encoding, false), LIMIT, transport)
                 .await
                 .unwrap();
         let QueryResult::Vector(samples) = result else {
@@ -94,10 +108,13 @@ async fn large_answers_stream_through_the_decoder() {
     let zipped = gzip(&body);
     assert!(zipped.len() > INLINE_WIRE_BYTES * 4, "{}", zipped.len());
     for (wire, encoding) in [(body.clone(), None), (zipped, Some("gzip"))] {
-        let (set, bytes) =
-            read::<SeriesSet>(response(&wire, 8 << 10, encoding, false), LIMIT, transport)
-                .await
-                .unwrap();
+        let (set, bytes) = read::<SeriesSet>(
+            &mut response(&wire, 8 << 10, encoding, false),
+            LIMIT,
+            transport,
+        )
+        .await
+        .unwrap();
         assert_eq!(set, expected);
         assert_eq!(bytes, wire.len() as u64);
     }
@@ -111,9 +128,13 @@ async fn a_connection_failing_mid_answer_is_a_transport_error() {
             (body[..size].to_vec(), None),
             (gzip(&body)[..size / 4].to_vec(), Some("gzip")),
         ] {
-            let err = read::<SeriesSet>(response(&wire, 8 << 10, encoding, true), LIMIT, transport)
-                .await
-                .unwrap_err();
+            let err = read::<SeriesSet>(
+                &mut response(&wire, 8 << 10, encoding, true),
+                LIMIT,
+                transport,
+            )
+            .await
+            .unwrap_err();
             assert!(
                 matches!(err, Error::Status(599)),
                 "{size} {encoding:?}: {err}"
@@ -124,7 +145,7 @@ async fn a_connection_failing_mid_answer_is_a_transport_error() {
     let zipped = gzip(&body);
     for wire in [&zipped[..zipped.len() / 2], &zipped[..100]] {
         let err = read::<SeriesSet>(
-            response(wire, 8 << 10, Some("gzip"), false),
+            &mut response(wire, 8 << 10, Some("gzip"), false),
             LIMIT,
             transport,
         )
@@ -143,7 +164,7 @@ async fn answers_over_the_limit_are_refused_however_small_on_the_wire() {
     let zipped = gzip(&bomb);
     assert!(zipped.len() < INLINE_WIRE_BYTES);
     let err = read::<LabelList>(
-        response(&zipped, 4096, Some("gzip"), false),
+        &mut response(&zipped, 4096, Some("gzip"), false),
         1 << 20,
         transport,
     )
@@ -153,7 +174,7 @@ async fn answers_over_the_limit_are_refused_however_small_on_the_wire() {
     let large = series_body(20_000);
     for (wire, encoding) in [(gzip(&large), Some("gzip")), (large, None)] {
         let err = read::<SeriesSet>(
-            response(&wire, 8 << 10, encoding, false),
+            &mut response(&wire, 8 << 10, encoding, false),
             1 << 20,
             transport,
         )
@@ -165,9 +186,13 @@ async fn answers_over_the_limit_are_refused_however_small_on_the_wire() {
 
 #[tokio::test]
 async fn unknown_encodings_are_refused_and_empty_label_lists_may_be_null() {
-    let err = read::<LabelList>(response(b"{}", 10, Some("br"), false), LIMIT, transport)
-        .await
-        .unwrap_err();
+    let err = read::<LabelList>(
+        &mut response(b"{}", 10, Some("br"), false),
+        LIMIT,
+        transport,
+    )
+    .await
+    .unwrap_err();
     assert!(
         err.to_string().contains("unsupported content encoding"),
         "{err}"
@@ -176,22 +201,22 @@ async fn unknown_encodings_are_refused_and_empty_label_lists_may_be_null() {
         &br#"{"status":"success","data":null}"#[..],
         br#"{"status":"success"}"#,
     ] {
-        let (list, _) = read::<LabelList>(response(body, 10, None, false), LIMIT, transport)
+        let (list, _) = read::<LabelList>(&mut response(body, 10, None, false), LIMIT, transport)
             .await
             .unwrap();
         assert!(list.0.is_empty());
-        let err = read::<SeriesSet>(response(body, 10, None, false), LIMIT, transport)
+        let err = read::<SeriesSet>(&mut response(body, 10, None, false), LIMIT, transport)
             .await
             .unwrap_err();
         assert!(matches!(err, Error::Decode(_)), "{err}");
     }
     let body = br#"{"status":"success","data":["__name__","pod"]}"#;
-    let (list, _) = read::<LabelList>(response(body, 10, None, false), LIMIT, transport)
+    let (list, _) = read::<LabelList>(&mut response(body, 10, None, false), LIMIT, transport)
         .await
         .unwrap();
     assert_eq!(list.0, ["__name__", "pod"]);
     let refused = br#"{"status":"error","errorType":"422","error":"too many series"}"#;
-    let err = read::<LabelList>(response(refused, 10, None, false), LIMIT, transport)
+    let err = read::<LabelList>(&mut response(refused, 10, None, false), LIMIT, transport)
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "422: too many series");

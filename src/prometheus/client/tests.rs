@@ -11,16 +11,46 @@ fn times_are_trimmed_unix_seconds() {
 
 #[test]
 fn api_paths_keep_the_base_path_and_drop_its_query() {
-    let base = reqwest::Url::parse("http://prom:9090/sub/path/?x=1").unwrap();
+    let base = url::Url::parse("http://prom:9090/sub/path/?x=1").unwrap();
     assert_eq!(
         api_url(&base, "api/v1/series").as_str(),
         "http://prom:9090/sub/path/api/v1/series"
     );
-    let bare = reqwest::Url::parse("http://prom:9090").unwrap();
+    let bare = url::Url::parse("http://prom:9090").unwrap();
     assert_eq!(
         api_url(&bare, "api/v1/query").as_str(),
         "http://prom:9090/api/v1/query"
     );
+}
+
+#[test]
+fn credentials_in_the_url_are_basic_authentication_and_never_logged() {
+    let client = |url: &str| {
+        PrometheusClient::new(ClientConfig {
+            url: url::Url::parse(url).unwrap(),
+            verb: Verb::Post,
+            headers: Vec::new(),
+            token_file: None,
+            ca_file: None,
+            client_cert: None,
+            kubeconfig: None,
+            timeout: Duration::from_secs(1),
+            max_response_bytes: 1 << 20,
+            max_concurrency: 1,
+        })
+        .unwrap()
+    };
+    let with = client("http://ad%40min:p%3Ass@prom:9090/base/");
+    assert_eq!(with.url().as_str(), "http://prom:9090/base/");
+    assert_eq!(
+        with.api("api/v1/query").as_str(),
+        "http://prom:9090/base/api/v1/query"
+    );
+    let header = with.token().unwrap().unwrap();
+    // base64("ad@min:p:ss")
+    assert_eq!(header.to_str().unwrap(), "Basic YWRAbWluOnA6c3M=");
+    assert!(header.is_sensitive());
+    assert!(client("http://prom:9090/").token().unwrap().is_none());
 }
 
 use crate::prometheus::stand_in::{Answer, StandIn, vector};

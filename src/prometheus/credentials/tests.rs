@@ -69,8 +69,17 @@ fn key_pairs_must_parse_and_match() {
         pki.client_cert.as_bytes(),
         pki.client_key.as_bytes(),
     );
-    let pem = String::from_utf8(ok.unwrap()).unwrap();
-    assert!(pem.contains("BEGIN CERTIFICATE") && pem.contains("PRIVATE KEY"));
+    let identity = ok.unwrap();
+    assert_eq!(identity.chain.len(), 1);
+    // The pair makes a TLS configuration whatever the trust.
+    for trust in [
+        ServerTrust::Insecure,
+        ServerTrust::Only(identity.chain.clone()),
+    ] {
+        let config = tls_config(&trust, Some(&identity)).unwrap();
+        assert!(config.client_auth_cert_resolver.has_certs());
+        assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
+    }
     let other = rcgen::KeyPair::generate().unwrap().serialize_pem();
     let err = key_pair("--f", "pair", pki.client_cert.as_bytes(), other.as_bytes())
         .unwrap_err()
