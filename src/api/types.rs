@@ -21,8 +21,41 @@ pub struct ListMeta {}
 #[derive(Debug, Clone, Copy)]
 pub struct Time(pub jiff::Timestamp);
 
+impl Time {
+    /// `YYYY-MM-DDTHH:MM:SSZ` for years 0 to 9999 (every time the API writes); `None` outside.
+    fn digits(&self) -> Option<[u8; 20]> {
+        let t = jiff::tz::Offset::UTC.to_datetime(self.0);
+        let year = u16::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+        let mut out = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, width: usize, mut value: u16| {
+            for i in (at..at + width).rev() {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = b'0' + (value % 10) as u8;
+                }
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        for (at, part) in [
+            (5, t.month()),
+            (8, t.day()),
+            (11, t.hour()),
+            (14, t.minute()),
+            (17, t.second()),
+        ] {
+            put(at, 2, part.unsigned_abs().into());
+        }
+        Some(out)
+    }
+}
+
 impl std::fmt::Display for Time {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(digits) = self.digits()
+            && let Ok(text) = std::str::from_utf8(&digits)
+        {
+            return f.write_str(text);
+        }
         let t = jiff::tz::Offset::UTC.to_datetime(self.0);
         write!(
             f,
@@ -39,7 +72,11 @@ impl std::fmt::Display for Time {
 
 impl Serialize for Time {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        let digits = self.digits();
+        match digits.as_ref().and_then(|d| std::str::from_utf8(d).ok()) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.collect_str(self),
+        }
     }
 }
 
@@ -482,5 +519,22 @@ mod tests {
         assert_eq!(Time(early).to_string(), "0001-01-01T00:00:00Z");
         let padded = jiff::Timestamp::from_second(1_000_000_000).unwrap();
         assert_eq!(Time(padded).to_string(), "2001-09-09T01:46:40Z");
+        // The digits written by hand agree with jiff's own RFC 3339 over the whole range, and
+        // years before 0 still print (the general path).
+        let mut second = jiff::Timestamp::MIN.as_second();
+        while second < jiff::Timestamp::MAX.as_second() {
+            let t = jiff::Timestamp::from_second(second).unwrap();
+            let text = Time(t).to_string();
+            if t.to_zoned(jiff::tz::TimeZone::UTC).year() >= 0 {
+                assert_eq!(text, t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(), "{t}");
+                assert_eq!(
+                    serde_json::to_string(&Time(t)).unwrap(),
+                    format!("{text:?}")
+                );
+            } else {
+                assert!(text.starts_with('-') && text.ends_with('Z'), "{text}");
+            }
+            second += 86_399 * 367 + 3_607;
+        }
     }
 }

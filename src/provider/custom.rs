@@ -158,25 +158,26 @@ impl Provider {
             record(tracer, |t| t.query_error = Some(e.to_string()));
             not_found()
         })?;
-        let mut traced = QueryTrace {
+        // What the trace records of the query; built only when tracing.
+        let traced = |answer| QueryTrace {
             resource: "",
             namespace: None,
             query: query.query.clone(),
             resource_label: Some(query.resource_label.clone()),
-            answer: Ok(Vec::new()),
+            answer,
         };
         let result = match self.vector(&query.query).await {
             Ok(result) => result,
             Err(e) => {
-                traced.answer = Err(e);
-                record(tracer, |t| t.queries.push(traced));
+                record(tracer, |t| t.queries.push(traced(Err(e))));
                 return Err(ProviderError::FetchFailed);
             }
         };
         let QueryResult::Vector(samples) = &*result else {
             tracing::warn!(query = %query.query, "prometheus answered a non-vector result");
-            traced.answer = Err(not_a_vector(&result));
-            record(tracer, |t| t.queries.push(traced));
+            record(tracer, |t| {
+                t.queries.push(traced(Err(not_a_vector(&result))))
+            });
             return Err(ProviderError::FetchFailed);
         };
         let mut fates = tracer.map(|_| Vec::new());
@@ -188,8 +189,8 @@ impl Provider {
             fates.as_mut(),
         );
         if let Some(fates) = fates {
-            traced.answer = Ok(samples.iter().cloned().zip(fates).collect());
-            record(tracer, |t| t.queries.push(traced));
+            let answer = Ok(samples.iter().cloned().zip(fates).collect());
+            record(tracer, |t| t.queries.push(traced(answer)));
         }
         let timestamp = jiff::Timestamp::now();
         let selector = req.metric_selector.to_label_selector();
@@ -198,6 +199,7 @@ impl Provider {
         } else {
             None
         };
+        let api_version = info.api_version();
         let values: Vec<MetricValue> = in_order
             .into_iter()
             .map(|(name, value)| MetricValue {
@@ -205,7 +207,7 @@ impl Provider {
                     kind: info.kind.clone(),
                     namespace: namespace.clone(),
                     name,
-                    api_version: info.api_version(),
+                    api_version: api_version.clone(),
                 },
                 metric: req.metric.clone(),
                 timestamp,
