@@ -65,28 +65,36 @@ impl ObjectIndex {
     }
 
     /// The objects in `namespace` an `=`, `==` or `in` requirement allows, for the requirement
-    /// allowing fewest, sorted by key; `None` when the selector has no such requirement.
-    fn candidates(&self, namespace: &str, selector: &Selector) -> Option<Vec<&Arc<ObjectMeta>>> {
-        let sets = selector
+    /// allowing fewest, sorted by key, and the position of that requirement in the selector
+    /// (every candidate meets it); `None` when the selector has no such requirement.
+    fn candidates(
+        &self,
+        namespace: &str,
+        selector: &Selector,
+    ) -> Option<(Vec<&Arc<ObjectMeta>>, usize)> {
+        let (used, sets) = selector
             .requirements()
             .iter()
-            .filter(|r| {
+            .enumerate()
+            .filter(|(_, r)| {
                 matches!(
                     r.operator(),
                     Operator::Equals | Operator::DoubleEquals | Operator::In
                 )
             })
-            .map(|r| {
-                r.values()
+            .map(|(i, r)| {
+                let sets = r
+                    .values()
                     .iter()
                     .filter_map(|v| {
                         self.by_label
                             .get(&(namespace.to_string(), r.key().to_string(), v.clone()))
                     })
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                (i, sets)
             })
-            .min_by_key(|sets| sets.iter().map(|s| s.len()).sum::<usize>())?;
-        Some(match sets.as_slice() {
+            .min_by_key(|(_, sets)| sets.iter().map(|s| s.len()).sum::<usize>())?;
+        let objects = match sets.as_slice() {
             [one] => one.values().collect(),
             _ => sets
                 .into_iter()
@@ -94,7 +102,8 @@ impl ObjectIndex {
                 .collect::<BTreeMap<_, _>>()
                 .into_values()
                 .collect(),
-        })
+        };
+        Some((objects, used))
     }
 
     /// The objects matching `selector`, in one namespace or all, sorted by namespace and name.
@@ -108,7 +117,18 @@ impl ObjectIndex {
             return self.objects.values().filter(matching).cloned().collect();
         };
         match self.candidates(ns, selector) {
-            Some(objects) => objects.into_iter().filter(matching).cloned().collect(),
+            // The candidates meet the requirement they were found by; the others are checked.
+            Some((objects, used)) => objects
+                .into_iter()
+                .filter(|o| {
+                    selector
+                        .requirements()
+                        .iter()
+                        .enumerate()
+                        .all(|(i, r)| i == used || r.matches(&o.labels))
+                })
+                .cloned()
+                .collect(),
             None => self
                 .objects
                 .range((ns.to_string(), String::new())..)
@@ -188,5 +208,53 @@ mod tests {
             "tier".to_string(),
             "back".to_string()
         )));
+    }
+
+    proptest::proptest! {
+        /// Any selector over any labelled objects selects what checking every object would.
+        #[test]
+        fn selections_equal_a_scan(
+            objects in proptest::collection::vec(
+                (0..2usize, 0..6usize, proptest::collection::vec((0..3usize, 0..3usize), 0..4)),
+                0..24,
+            ),
+            requirements in proptest::collection::vec((0..3usize, 0..5usize, 0..3usize, 0..3usize), 0..4),
+        ) {
+            const KEYS: [&str; 3] = ["app", "tier", "zone"];
+            const VALUES: [&str; 3] = ["a", "b", "c"];
+            let mut index = ObjectIndex::default();
+            for (ns, name, labels) in &objects {
+                let labels: Vec<(&str, &str)> =
+                    labels.iter().map(|(k, v)| (KEYS[*k], VALUES[*v])).collect();
+                let (k, o) = object(["x", "y"][*ns], &format!("p{name}"), &labels);
+                index.insert(k, o);
+            }
+            let selector = requirements
+                .iter()
+                .map(|(k, op, v, w)| {
+                    let (key, v, w) = (KEYS[*k], VALUES[*v], VALUES[*w]);
+                    match op {
+                        0 => format!("{key}={v}"),
+                        1 => format!("{key} in ({v},{w})"),
+                        2 => format!("{key}!={v}"),
+                        3 => format!("{key} notin ({v},{w})"),
+                        _ => format!("!{key}"),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            let parsed = Selector::parse(&selector).unwrap();
+            for ns in ["x", "y"] {
+                let scanned: Vec<String> = names(
+                    index
+                        .objects
+                        .values()
+                        .filter(|o| o.namespace.as_deref() == Some(ns) && parsed.matches(&o.labels))
+                        .cloned()
+                        .collect(),
+                );
+                proptest::prop_assert_eq!(list(&index, Some(ns), &selector), scanned, "{}", selector);
+            }
+        }
     }
 }

@@ -200,7 +200,7 @@ fn unwrap_envelope<T>(envelope: Envelope<T>) -> Result<T, Error> {
 #[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
 pub(crate) enum RawData {
     Vector(Vec<RawSample>),
-    Scalar((f64, String)),
+    Scalar((f64, SampleValue)),
     Matrix(IgnoredAny),
     String(IgnoredAny),
 }
@@ -208,12 +208,28 @@ pub(crate) enum RawData {
 #[derive(Deserialize)]
 pub(crate) struct RawSample {
     metric: SampleLabels,
-    value: (f64, String),
+    value: (f64, SampleValue),
 }
 
-fn parse_value(text: &str) -> Result<f64, Error> {
-    text.parse::<f64>()
-        .map_err(|_| Error::Decode(format!("sample value {text:?} is not a number")))
+/// A sample's value, sent as a string (`"1.5"`, `"NaN"`, `"+Inf"`), parsed where it is read.
+pub(crate) struct SampleValue(f64);
+
+impl<'de> Deserialize<'de> for SampleValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+        impl Visitor<'_> for ValueVisitor {
+            type Value = SampleValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a sample value as a string")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<SampleValue, E> {
+                text.parse::<f64>()
+                    .map(SampleValue)
+                    .map_err(|_| E::custom(format_args!("sample value {text:?} is not a number")))
+            }
+        }
+        d.deserialize_str(ValueVisitor)
+    }
 }
 
 /// A typed answer of the HTTP API: what its `data` holds on the wire (`Raw`) and what callers
@@ -261,18 +277,16 @@ impl Decode for QueryResult {
             RawData::Vector(raw) => {
                 let samples = raw
                     .into_iter()
-                    .map(|s| {
-                        Ok(Sample {
-                            labels: s.metric,
-                            value: parse_value(&s.value.1)?,
-                            timestamp: s.value.0,
-                        })
+                    .map(|s| Sample {
+                        labels: s.metric,
+                        value: s.value.1.0,
+                        timestamp: s.value.0,
                     })
-                    .collect::<Result<_, Error>>()?;
+                    .collect();
                 Ok(QueryResult::Vector(samples))
             }
             RawData::Scalar((timestamp, value)) => Ok(QueryResult::Scalar {
-                value: parse_value(&value)?,
+                value: value.0,
                 timestamp,
             }),
             RawData::Matrix(_) => Ok(QueryResult::Other("matrix".into())),
@@ -467,11 +481,20 @@ mod tests {
             &b"not json"[..],
             br#"{"status":"success"}"#,
             br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"x"]}]}}"#,
+            br#"{"status":"success","data":{"resultType":"scalar","result":[1,"1e"]}}"#,
+            br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,2]}]}}"#,
             br#"{"status":"success","data":{"resultType":"vector","result":{}}}"#,
             br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":1},"value":[1,"1"]}]}}"#,
         ] {
             assert!(decode_query(garbage).is_err(), "{}", String::from_utf8_lossy(garbage));
         }
+        let bad_value = br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"x"]}]}}"#;
+        assert!(
+            decode_query(bad_value)
+                .unwrap_err()
+                .to_string()
+                .starts_with(r#"bad_response: sample value "x" is not a number"#)
+        );
     }
 
     #[test]
