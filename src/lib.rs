@@ -20,6 +20,7 @@
 pub mod api;
 pub mod cli;
 pub mod explain;
+mod in_task;
 pub mod kube;
 pub mod prometheus;
 pub mod promql;

@@ -34,6 +34,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use url::{Host, Url};
 
+use crate::in_task::InTask;
+
 /// Why a call could not be carried out; `Display` says what failed and why.
 pub type TransportError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -49,6 +51,9 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 struct Connection {
     sender: http1::SendRequest<Full<Bytes>>,
     driver: http1::Connection<TokioIo<Box<dyn Io>>, Full<Bytes>>,
+    /// The connection hands the answer over through in-memory channels whose wake-ups target
+    /// the task polling it; polled through this, they are another turn of the same poll.
+    in_task: InTask,
     /// Set once the connection has ended: it must not be polled again.
     ended: bool,
     idle_since: Instant,
@@ -167,12 +172,15 @@ impl Transport {
             }
             // One poll: the connection reads the server's close if it came, and says whether
             // it takes a request.
+            let in_task = connection.in_task.clone();
             let usable = poll_fn(|cx| {
-                Poll::Ready(
-                    connection.drive(cx).is_none()
-                        && !connection.ended
-                        && matches!(connection.sender.poll_ready(cx), Poll::Ready(Ok(()))),
-                )
+                in_task.poll(cx, |cx| {
+                    Poll::Ready(
+                        connection.drive(cx).is_none()
+                            && !connection.ended
+                            && matches!(connection.sender.poll_ready(cx), Poll::Ready(Ok(()))),
+                    )
+                })
             })
             .await;
             if usable {
@@ -202,6 +210,7 @@ impl Transport {
         Ok(Connection {
             sender,
             driver,
+            in_task: InTask::new(),
             ended: false,
             idle_since: Instant::now(),
         })
@@ -218,15 +227,18 @@ impl Transport {
             .insert(http::header::HOST, self.authority.clone());
         let answer = connection.sender.send_request(request);
         let mut answer = std::pin::pin!(answer);
+        let in_task = connection.in_task.clone();
         let response = poll_fn(|cx| {
-            let ended = connection.drive(cx);
-            match answer.as_mut().poll(cx) {
-                Poll::Ready(result) => Poll::Ready(result.map_err(TransportError::from)),
-                Poll::Pending => match ended {
-                    Some(error) => Poll::Ready(Err(closed(error))),
-                    None => Poll::Pending,
-                },
-            }
+            in_task.poll(cx, |cx| {
+                let ended = connection.drive(cx);
+                match answer.as_mut().poll(cx) {
+                    Poll::Ready(result) => Poll::Ready(result.map_err(TransportError::from)),
+                    Poll::Pending => match ended {
+                        Some(error) => Poll::Ready(Err(closed(error))),
+                        None => Poll::Pending,
+                    },
+                }
+            })
         })
         .await?;
         let (head, body) = response.into_parts();
@@ -315,6 +327,14 @@ impl Exchange<'_> {
     }
 
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, TransportError>> {
+        let Some(in_task) = self.connection.as_ref().map(|c| c.in_task.clone()) else {
+            // The body ended (or failed) already.
+            return Poll::Ready(Ok(None));
+        };
+        in_task.poll(cx, |cx| self.next_chunk(cx))
+    }
+
+    fn next_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, TransportError>> {
         loop {
             let Some(connection) = self.connection.as_mut() else {
                 // The body ended (or failed) already.

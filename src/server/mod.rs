@@ -18,12 +18,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+use crate::in_task::Executor;
 
 pub use layers::{Limits, stack};
 
@@ -142,7 +144,7 @@ fn should_close(activity: &Activity, shutting_down: bool, idle_timeout: Duration
 #[derive(Clone)]
 struct Protocols {
     http1: hyper::server::conn::http1::Builder,
-    http2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    http2: hyper::server::conn::http2::Builder<Executor>,
 }
 
 impl Protocols {
@@ -153,7 +155,7 @@ impl Protocols {
             .header_read_timeout(options.header_read_timeout)
             .max_header_size(MAX_HEADER_BYTES)
             .max_headers(MAX_HEADER_LINES);
-        let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        let mut http2 = hyper::server::conn::http2::Builder::new(Executor);
         http2
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(MAX_HEADER_BYTES).unwrap_or(u32::MAX));
