@@ -12,8 +12,9 @@
 //! A connection is returned to a small pool of idle ones once its answer has been read to the
 //! end; a call that goes away mid-answer (a timeout, a client that left) closes it. A reused
 //! connection that the server closed while it sat idle is noticed before the request is sent,
-//! and a request that still meets a connection closing under it is sent again, once, on a new
-//! connection (every call of the API only reads).
+//! and a request that still meets a reused connection closing under it before any answer is
+//! sent again on another one, the last try on a new connection (every call of the API only
+//! reads).
 
 use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
@@ -222,9 +223,12 @@ impl Transport {
         mut connection: Connection,
         mut request: Request<Full<Bytes>>,
     ) -> Result<Exchange<'_>, TransportError> {
-        request
-            .headers_mut()
-            .insert(http::header::HOST, self.authority.clone());
+        // A `Host` of `--prometheus-header` (a virtual host behind an ingress) is kept.
+        if !request.headers().contains_key(http::header::HOST) {
+            request
+                .headers_mut()
+                .insert(http::header::HOST, self.authority.clone());
+        }
         let answer = connection.sender.send_request(request);
         let mut answer = std::pin::pin!(answer);
         let in_task = connection.in_task.clone();

@@ -24,6 +24,8 @@ struct Server {
     connections: Arc<AtomicUsize>,
     /// Requests read, over all connections.
     requests: Arc<AtomicUsize>,
+    /// The head of each request read, as sent.
+    heads: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -41,14 +43,15 @@ async fn server(script: fn(usize, usize) -> Act) -> Server {
     let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
     let requests = Arc::new(AtomicUsize::new(0));
-    let (accepted, read) = (connections.clone(), requests.clone());
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let (accepted, read, seen) = (connections.clone(), requests.clone(), heads.clone());
     let task = tokio::spawn(async move {
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
             let connection = accepted.fetch_add(1, Ordering::SeqCst);
-            let read = read.clone();
+            let (read, seen) = (read.clone(), seen.clone());
             tokio::spawn(async move {
                 let mut buffer = Vec::new();
                 for request in 0.. {
@@ -61,7 +64,10 @@ async fn server(script: fn(usize, usize) -> Act) -> Server {
                         }
                     }
                     let end = buffer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-                    buffer.drain(..end);
+                    let head = buffer.drain(..end).collect::<Vec<u8>>();
+                    seen.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&head).into_owned());
                     read.fetch_add(1, Ordering::SeqCst);
                     let head = |close: bool| {
                         format!(
@@ -97,16 +103,21 @@ async fn server(script: fn(usize, usize) -> Act) -> Server {
         url,
         connections,
         requests,
+        heads,
         task,
     }
 }
 
 async fn get(transport: &Transport) -> Result<String, TransportError> {
+    get_with(transport, HeaderMap::new()).await
+}
+
+async fn get_with(transport: &Transport, headers: HeaderMap) -> Result<String, TransportError> {
     let mut exchange = transport
         .send(
             &Method::GET,
             &Uri::from_static("/api/v1/query?query=up"),
-            &HeaderMap::new(),
+            &headers,
             &Bytes::new(),
         )
         .await?;
@@ -230,4 +241,36 @@ fn the_host_header_names_the_port_only_when_it_is_not_the_default() {
     assert_eq!(host("http://prom:9090/x"), "prom:9090");
     assert_eq!(host("http://prom/"), "prom");
     assert_eq!(host("http://[::1]:9090/"), "[::1]:9090");
+}
+
+#[tokio::test]
+async fn requests_name_the_host_unless_a_header_already_does() {
+    let server = server(|_, _| Act::Answer).await;
+    let transport = Transport::new(&server.url, None, 1).unwrap();
+    get(&transport).await.unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::HOST,
+        HeaderValue::from_static("prometheus.example"),
+    );
+    get_with(&transport, headers).await.unwrap();
+    let heads = server.heads.lock().unwrap().clone();
+    let authority = server.url.authority().to_string();
+    assert!(
+        heads[0].starts_with("GET /api/v1/query?query=up HTTP/1.1\r\n"),
+        "{heads:?}"
+    );
+    assert!(
+        heads[0]
+            .to_ascii_lowercase()
+            .contains(&format!("host: {authority}\r\n")),
+        "{heads:?}"
+    );
+    assert!(
+        heads[1]
+            .to_ascii_lowercase()
+            .contains("host: prometheus.example\r\n"),
+        "{heads:?}"
+    );
+    assert!(!heads[1].contains(&authority), "{heads:?}");
 }
