@@ -150,18 +150,24 @@ impl StandIn {
 
     /// A client of the stand-in: POST, this timeout, at most `max_concurrency` calls at once.
     pub fn client(&self, timeout: Duration, max_concurrency: usize) -> PrometheusClient {
-        PrometheusClient::new(ClientConfig {
-            url: self.url.clone(),
-            verb: Verb::Post,
-            headers: Vec::new(),
-            token_file: None,
-            ca_file: None,
-            client_cert: None,
-            kubeconfig: None,
-            timeout,
-            max_response_bytes: 1 << 20,
-            max_concurrency,
-        })
-        .expect("a client of the stand-in")
+        PrometheusClient::new(config(self.url.clone(), timeout, max_concurrency))
+            .expect("a client of the stand-in")
+    }
+}
+
+/// A client's configuration for `url`: POST, no credentials or extra headers, this timeout, at
+/// most `max_concurrency` calls at once.
+pub fn config(url: url::Url, timeout: Duration, max_concurrency: usize) -> ClientConfig {
+    ClientConfig {
+        url,
+        verb: Verb::Post,
+        headers: Vec::new(),
+        token_file: None,
+        ca_file: None,
+        client_cert: None,
+        kubeconfig: None,
+        timeout,
+        max_response_bytes: 1 << 20,
+        max_concurrency,
     }
 }

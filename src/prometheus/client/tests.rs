@@ -26,18 +26,12 @@ fn api_paths_keep_the_base_path_and_drop_its_query() {
 #[test]
 fn credentials_in_the_url_are_basic_authentication_and_never_logged() {
     let client = |url: &str| {
-        PrometheusClient::new(ClientConfig {
-            url: url::Url::parse(url).unwrap(),
-            verb: Verb::Post,
-            headers: Vec::new(),
-            token_file: None,
-            ca_file: None,
-            client_cert: None,
-            kubeconfig: None,
-            timeout: Duration::from_secs(1),
-            max_response_bytes: 1 << 20,
-            max_concurrency: 1,
-        })
+        let url = url::Url::parse(url).unwrap();
+        PrometheusClient::new(crate::prometheus::stand_in::config(
+            url,
+            Duration::from_secs(1),
+            1,
+        ))
         .unwrap()
     };
     let with = client("http://ad%40min:p%3Ass@prom:9090/base/");
