@@ -133,8 +133,8 @@ impl Transport {
         })
     }
 
-    /// Send a request for `uri` (a path and query; `Host` is added) and return once the
-    /// answer's head is in.
+    /// Send a request for `uri` (a path and query; `Host` is added unless `headers` has one)
+    /// and return once the answer's head is in.
     pub async fn send(
         &self,
         method: &Method,
