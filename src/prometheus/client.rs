@@ -221,7 +221,7 @@ pub(crate) fn format_time(t: SystemTime) -> String {
 
 impl PrometheusClient {
     /// Build a client; fails with a message naming the flag when a file or value is unusable.
-    pub fn new(config: ClientConfig) -> Result<PrometheusClient, ConfigError> {
+    pub fn new(mut config: ClientConfig) -> Result<PrometheusClient, ConfigError> {
         let mut headers = Vec::new();
         for (k, v) in &config.headers {
             let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| ConfigError::Invalid {
@@ -242,7 +242,6 @@ impl PrometheusClient {
         };
         // Credentials in the URL (`https://user:pass@host/`) are basic authentication, as for
         // any HTTP client, unless another credential is configured; they never reach a log.
-        let mut config = config;
         if !config.url.username().is_empty() {
             if credentials.authorization.is_none() {
                 credentials.authorization = Some(credentials::basic_from_url(&config.url)?);

@@ -216,6 +216,12 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// `Basic <base64 of name:password>`.
+fn basic(name: &str, password: &str) -> String {
+    let pair = base64::engine::general_purpose::STANDARD.encode(format!("{name}:{password}"));
+    format!("Basic {pair}")
+}
+
 /// `Basic` credentials from a URL's user and password (percent-decoded).
 pub(super) fn basic_from_url(url: &url::Url) -> Result<HeaderValue, ConfigError> {
     let decode = |text: &str| {
@@ -223,13 +229,11 @@ pub(super) fn basic_from_url(url: &url::Url) -> Result<HeaderValue, ConfigError>
             .decode_utf8_lossy()
             .into_owned()
     };
-    let pair = format!(
-        "{}:{}",
-        decode(url.username()),
-        decode(url.password().unwrap_or_default())
+    let credentials = basic(
+        &decode(url.username()),
+        &decode(url.password().unwrap_or_default()),
     );
-    let basic = base64::engine::general_purpose::STANDARD.encode(pair);
-    let mut value = HeaderValue::from_str(&format!("Basic {basic}"))
+    let mut value = HeaderValue::from_str(&credentials)
         .map_err(|e| invalid("--prometheus-url", format!("credentials: {e}")))?;
     value.set_sensitive(true);
     Ok(value)
@@ -366,9 +370,7 @@ pub(super) fn from_kubeconfig(path: &Path) -> Result<Credentials, ConfigError> {
     } else if let Some(file) = &user.token_file {
         credentials.token_file = Some(PathBuf::from(file));
     } else if let (Some(name), Some(password)) = (&user.username, &user.password) {
-        let basic = base64::engine::general_purpose::STANDARD
-            .encode(format!("{name}:{}", password.expose_secret()));
-        credentials.authorization = Some(header(format!("Basic {basic}"))?);
+        credentials.authorization = Some(header(basic(name, password.expose_secret()))?);
     }
     Ok(credentials)
 }

@@ -272,11 +272,16 @@ impl Transport {
     }
 }
 
+/// The connection ended cleanly before the answer did.
+#[derive(Debug, thiserror::Error)]
+#[error("the connection closed before the answer ended")]
+struct Closed;
+
 /// The connection ended before the answer did, `error` saying why when hyper knows.
 fn closed(error: Option<hyper::Error>) -> TransportError {
     match error {
         Some(e) => e.into(),
-        None => "the connection closed before the answer ended".into(),
+        None => Closed.into(),
     }
 }
 
@@ -284,7 +289,7 @@ fn closed(error: Option<hyper::Error>) -> TransportError {
 fn retryable(error: &TransportError) -> bool {
     match error.downcast_ref::<hyper::Error>() {
         Some(e) => e.is_canceled() || e.is_incomplete_message() || is_reset(e),
-        None => error.to_string() == closed(None).to_string(),
+        None => error.is::<Closed>(),
     }
 }
 
